@@ -1,0 +1,717 @@
+
+/*
+ * The request path: POST /connect, POST /delete, GET /status, GET /.
+ * The zone lock is held only to look up, change and copy; answers are
+ * encoded with jansson after it is released.
+ */
+
+
+#include <jansson.h>
+
+#include "ngx_http_scale_identity.h"
+
+
+/* one chosen peer, copied out of the zone */
+typedef struct {
+    u_char                     *id;
+    u_char                     *name;
+    u_char                     *addr;
+    size_t                      id_len;
+    size_t                      name_len;
+    size_t                      addr_len;
+} ngx_http_scale_peer_t;
+
+
+typedef ngx_int_t (*ngx_http_scale_body_pt)(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident);
+
+
+static ngx_int_t ngx_http_scale_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt post);
+static void ngx_http_scale_connect_body(ngx_http_request_t *r);
+static void ngx_http_scale_delete_body(ngx_http_request_t *r);
+static void ngx_http_scale_body_done(ngx_http_request_t *r,
+    ngx_http_scale_body_pt handler, ngx_uint_t is_connect);
+static ngx_int_t ngx_http_scale_identity(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident);
+static ngx_int_t ngx_http_scale_connect(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident);
+static ngx_int_t ngx_http_scale_delete(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident);
+static ngx_int_t ngx_http_scale_connect_answer(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident, ngx_http_scale_peer_t *peers,
+    ngx_uint_t n, ngx_uint_t is_new);
+static void ngx_http_scale_copy_peers(ngx_http_scale_entry_t **picks,
+    ngx_uint_t n, ngx_http_scale_peer_t *peers);
+static ngx_int_t ngx_http_scale_not_allowed(ngx_http_request_t *r,
+    const char *allow);
+static ngx_int_t ngx_http_scale_set_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_scale_retry_after(ngx_http_request_t *r,
+    ngx_msec_t ms);
+static ngx_int_t ngx_http_scale_send(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *data, size_t len);
+
+
+/* names of the chosen peers: at most K_MAX * 3 strings of <= 255 bytes,
+ * copied here under the lock; a worker runs one handler at a time */
+static u_char  ngx_http_scale_scratch[NGX_HTTP_SCALE_SUBSET_MAX
+                                      * 3 * NGX_HTTP_SCALE_NAME_MAX];
+
+
+ngx_int_t
+ngx_http_scale_connect_handler(ngx_http_request_t *r)
+{
+    return ngx_http_scale_read_body(r, ngx_http_scale_connect_body);
+}
+
+
+ngx_int_t
+ngx_http_scale_delete_handler(ngx_http_request_t *r)
+{
+    return ngx_http_scale_read_body(r, ngx_http_scale_delete_body);
+}
+
+
+ngx_int_t
+ngx_http_scale_status_handler(ngx_http_request_t *r)
+{
+    json_t                      *doc;
+    ngx_int_t                    rc;
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_scale_main_conf_t  *smcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_scale_not_allowed(r, "GET, HEAD");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+    shm_zone = smcf->shm_zone;
+
+    doc = ngx_http_scale_stats_json(shm_zone->data, &shm_zone->shm.name);
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_send_json(r, NGX_HTTP_OK, doc);
+}
+
+
+ngx_int_t
+ngx_http_scale_health_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    static u_char  ok[] = "{\"status\":\"ok\"}\n";
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_scale_not_allowed(r, "GET, HEAD");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_scale_send(r, NGX_HTTP_OK, ok, sizeof(ok) - 1);
+}
+
+
+/* POST only, and a body no larger than scale_body_max */
+static ngx_int_t
+ngx_http_scale_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt post)
+{
+    ngx_int_t                    rc;
+    ngx_http_scale_main_conf_t  *smcf;
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        return ngx_http_scale_not_allowed(r, "POST");
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+
+    if (r->headers_in.content_length_n > (off_t) smcf->body_max) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->keepalive = 0;
+        return ngx_http_scale_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "request body is too large");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, post);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_scale_connect_body(ngx_http_request_t *r)
+{
+    ngx_http_scale_body_done(r, ngx_http_scale_connect, 1);
+}
+
+
+static void
+ngx_http_scale_delete_body(ngx_http_request_t *r)
+{
+    ngx_http_scale_body_done(r, ngx_http_scale_delete, 0);
+}
+
+
+/* the body is in: parse it, run the handler, count the answer */
+static void
+ngx_http_scale_body_done(ngx_http_request_t *r,
+    ngx_http_scale_body_pt handler, ngx_uint_t is_connect)
+{
+    uint64_t                      start;
+    ngx_int_t                     rc;
+    ngx_http_scale_zone_ctx_t    *ctx;
+    ngx_http_scale_identity_t     ident;
+    ngx_http_scale_main_conf_t   *smcf;
+
+    start = ngx_http_scale_stats_usec();
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+    ctx = smcf->shm_zone->data;
+
+    rc = ngx_http_scale_identity(r, &ident);
+
+    if (rc == NGX_OK) {
+        rc = handler(r, &ident);
+    }
+
+    if (r->headers_out.status) {
+        ngx_http_scale_stats_request(ctx->sh, r->headers_out.status,
+                                     ngx_http_scale_stats_usec() - start,
+                                     is_connect);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * Gathers the body (memory, or a temporary file when the client body
+ * buffer is small) and parses it; answers 400/413 itself.
+ */
+static ngx_int_t
+ngx_http_scale_identity(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident)
+{
+    off_t                         len;
+    u_char                       *body, *p, *reason;
+    ssize_t                       n;
+    ngx_int_t                     rc;
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_http_scale_zone_ctx_t    *ctx;
+    ngx_http_scale_main_conf_t   *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+    ctx = smcf->shm_zone->data;
+
+    len = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += ngx_buf_size(cl->buf);
+        }
+    }
+
+    if (len > (off_t) smcf->body_max) {
+        (void) ngx_atomic_fetch_add(&ctx->sh->counters.rejected, 1);
+        r->keepalive = 0;
+        return ngx_http_scale_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                         "request body is too large");
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = body;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (b->in_file) {
+                n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                                  b->file_pos);
+                if (n != b->file_last - b->file_pos) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                p += n;
+                continue;
+            }
+
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    rc = ngx_http_scale_identity_parse(r->pool, body, p - body, ident,
+                                       &reason);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        (void) ngx_atomic_fetch_add(&ctx->sh->counters.rejected, 1);
+        return ngx_http_scale_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                         (const char *) reason);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Registers or refreshes the caller and answers with up to K other
+ * entries.  Under the lock: one hash lookup, the limits, one insert or
+ * heap fix, K random picks copied out.  O(K), whatever the registry size.
+ */
+static ngx_int_t
+ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
+{
+    uint32_t                      hash;
+    ngx_uint_t                    n, is_new, remaining, limit, cap;
+    ngx_msec_t                    now, retry;
+    ngx_slab_pool_t              *shpool;
+    const char                   *why;
+    ngx_http_scale_entry_t       *e, *moved;
+    ngx_http_scale_entry_t       *picks[NGX_HTTP_SCALE_SUBSET_MAX];
+    ngx_http_scale_shctx_t       *sh;
+    ngx_http_scale_peer_t         peers[NGX_HTTP_SCALE_SUBSET_MAX];
+    ngx_http_scale_zone_ctx_t    *ctx;
+    ngx_http_scale_main_conf_t   *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+    ctx = smcf->shm_zone->data;
+    sh = ctx->sh;
+    shpool = ctx->shpool;
+
+    hash = ngx_http_scale_registry_hash(ident->id.data, ident->id.len);
+    now = ngx_current_msec;
+    remaining = 0;
+    retry = 0;
+    limit = 0;
+
+    (void) ngx_atomic_fetch_add(&sh->counters.connects, 1);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    e = ngx_http_scale_registry_find(shpool, sh, ident->id.data,
+                                     ident->id.len, hash);
+
+    if (e) {
+        is_new = 0;
+
+        if (ngx_http_scale_limit_refresh(sh, e, now, &retry) == NGX_BUSY) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            limit = 1;
+            why = "refresh too soon: see Retry-After";
+            goto limited;
+        }
+
+        if (ngx_http_scale_entry_name_len(e) != ident->name.len
+            || e->addr_len != ident->addr.len
+            || ngx_memcmp(ngx_http_scale_entry_name(e), ident->name.data,
+                          ident->name.len) != 0
+            || ngx_memcmp(ngx_http_scale_entry_addr(e), ident->addr.data,
+                          ident->addr.len) != 0)
+        {
+            moved = ngx_http_scale_registry_replace(shpool, sh, e, ident);
+            if (moved) {
+                e = moved;
+            }
+        }
+
+        ngx_http_scale_registry_touch(shpool, sh, e, now);
+
+    } else {
+        is_new = 1;
+
+        cap = sh->params.max_clients ? ngx_min(sh->params.max_clients,
+                                               sh->capacity)
+                                     : sh->capacity;
+        e = NULL;
+
+        if (sh->count < cap) {
+            if (ngx_http_scale_limit_new(sh, now, &remaining, &retry)
+                == NGX_BUSY)
+            {
+                limit = sh->params.rate / 1000;
+                ngx_shmtx_unlock(&shpool->mutex);
+                why = "too many new registrations: see Retry-After";
+                goto limited;
+            }
+
+            e = ngx_http_scale_registry_add(shpool, sh, ident, hash, now);
+        }
+
+        if (e == NULL) {
+            if (now - sh->full_logged >= 10000 || sh->full_logged == 0) {
+                sh->full_logged = now;
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "scale zone \"%V\" is full with %ui clients "
+                              "(capacity %ui, zone free %ui bytes): "
+                              "new clients get 503",
+                              &smcf->shm_zone->shm.name, sh->count, cap,
+                              shpool->pfree * ngx_pagesize);
+            }
+
+            ngx_shmtx_unlock(&shpool->mutex);
+
+            (void) ngx_atomic_fetch_add(&sh->counters.full, 1);
+
+            if (ngx_http_scale_retry_after(r, 1000) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_scale_send_error(r,
+                                             NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             "registry full");
+        }
+
+        if (sh->params.rate) {
+            limit = sh->params.rate / 1000;
+        }
+    }
+
+    n = ngx_http_scale_registry_sample(shpool, sh, e, sh->params.subset_size,
+                                       picks);
+    ngx_http_scale_copy_peers(picks, n, peers);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    (void) ngx_atomic_fetch_add(is_new ? &sh->counters.registrations
+                                       : &sh->counters.refreshes, 1);
+
+    if (limit
+        && ngx_http_scale_limit_headers(r, limit, remaining, 1000) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_connect_answer(r, ident, peers, n, is_new);
+
+limited:
+
+    (void) ngx_atomic_fetch_add(&sh->counters.rate_limited, 1);
+
+    if (ngx_http_scale_limit_headers(r, limit, 0, retry) != NGX_OK
+        || ngx_http_scale_retry_after(r, retry) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS, why);
+}
+
+
+/* copies the picks' strings out of the zone into the scratch buffer */
+static void
+ngx_http_scale_copy_peers(ngx_http_scale_entry_t **picks, ngx_uint_t n,
+    ngx_http_scale_peer_t *peers)
+{
+    u_char                  *p;
+    ngx_uint_t               i;
+    ngx_http_scale_entry_t  *e;
+
+    p = ngx_http_scale_scratch;
+
+    for (i = 0; i < n; i++) {
+        e = picks[i];
+
+        peers[i].id = p;
+        peers[i].id_len = e->id_len;
+        p = ngx_cpymem(p, e->data, e->id_len);
+
+        peers[i].name = p;
+        peers[i].name_len = ngx_http_scale_entry_name_len(e);
+        p = ngx_cpymem(p, ngx_http_scale_entry_name(e), peers[i].name_len);
+
+        peers[i].addr = p;
+        peers[i].addr_len = e->addr_len;
+        p = ngx_cpymem(p, ngx_http_scale_entry_addr(e), e->addr_len);
+    }
+}
+
+
+/* plain callers get names, JSON callers identity objects */
+static ngx_int_t
+ngx_http_scale_connect_answer(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident, ngx_http_scale_peer_t *peers,
+    ngx_uint_t n, ngx_uint_t is_new)
+{
+    json_t      *arr, *v;
+    ngx_str_t    value;
+    ngx_uint_t   i;
+
+    arr = json_array();
+    if (arr == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!ident->json) {
+            v = json_stringn_nocheck((char *) peers[i].name,
+                                     peers[i].name_len);
+
+        } else {
+            v = json_object();
+
+            if (v) {
+                json_object_set_new_nocheck(v, "id",
+                    json_stringn_nocheck((char *) peers[i].id,
+                                         peers[i].id_len));
+                json_object_set_new_nocheck(v, "name",
+                    json_stringn_nocheck((char *) peers[i].name,
+                                         peers[i].name_len));
+
+                if (peers[i].addr_len) {
+                    json_object_set_new_nocheck(v, "addr",
+                        json_stringn_nocheck((char *) peers[i].addr,
+                                             peers[i].addr_len));
+                }
+            }
+        }
+
+        if (v == NULL || json_array_append_new(arr, v) != 0) {
+            json_decref(arr);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (is_new) {
+        ngx_str_set(&value, "new");
+
+    } else {
+        ngx_str_set(&value, "refresh");
+    }
+
+    if (ngx_http_scale_set_header(r, "X-Scale-Registered", &value)
+        != NGX_OK)
+    {
+        json_decref(arr);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_send_json(r, NGX_HTTP_OK, arr);
+}
+
+
+static ngx_int_t
+ngx_http_scale_delete(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
+{
+    json_t                       *doc;
+    uint32_t                      hash;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_scale_entry_t       *e;
+    ngx_http_scale_shctx_t       *sh;
+    ngx_http_scale_zone_ctx_t    *ctx;
+    ngx_http_scale_main_conf_t   *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+    ctx = smcf->shm_zone->data;
+    sh = ctx->sh;
+    shpool = ctx->shpool;
+
+    hash = ngx_http_scale_registry_hash(ident->id.data, ident->id.len);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    e = ngx_http_scale_registry_find(shpool, sh, ident->id.data,
+                                     ident->id.len, hash);
+    if (e) {
+        ngx_http_scale_registry_remove(shpool, sh, e);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (e == NULL) {
+        (void) ngx_atomic_fetch_add(&sh->counters.not_found, 1);
+        return ngx_http_scale_send_error(r, NGX_HTTP_NOT_FOUND, "not found");
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->counters.deletes, 1);
+
+    doc = json_pack("{s:s%}", "deleted", (char *) ident->id.data,
+                    ident->id.len);
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_send_json(r, NGX_HTTP_OK, doc);
+}
+
+
+/* 405 with Allow, after the body is dropped */
+static ngx_int_t
+ngx_http_scale_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    ngx_int_t  rc;
+    ngx_str_t  value;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    value.data = (u_char *) allow;
+    value.len = ngx_strlen(allow);
+
+    if (ngx_http_scale_set_header(r, "Allow", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method not allowed");
+}
+
+
+static ngx_int_t
+ngx_http_scale_set_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+/* Retry-After in whole seconds, rounded up */
+static ngx_int_t
+ngx_http_scale_retry_after(ngx_http_request_t *r, ngx_msec_t ms)
+{
+    ngx_str_t  value;
+
+    value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%ui", (ngx_uint_t) (ms + 999) / 1000)
+                - value.data;
+
+    return ngx_http_scale_set_header(r, "Retry-After", &value);
+}
+
+
+/* {"error": reason}, escaped by jansson */
+ngx_int_t
+ngx_http_scale_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason)
+{
+    json_t  *doc;
+
+    doc = json_pack("{s:s}", "error", reason);
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_send_json(r, status, doc);
+}
+
+
+/* encodes into request memory and sends; takes the reference to json */
+ngx_int_t
+ngx_http_scale_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    void *json)
+{
+    u_char  *buf;
+    size_t   size, len;
+
+    size = 512;
+
+    for ( ;; ) {
+        buf = ngx_pnalloc(r->pool, size);
+        if (buf == NULL) {
+            json_decref(json);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        len = json_dumpb(json, (char *) buf, size - 1,
+                         JSON_COMPACT | JSON_REAL_PRECISION(6));
+
+        if (len == 0) {
+            json_decref(json);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (len < size) {
+            break;
+        }
+
+        size = len + 1;
+    }
+
+    json_decref(json);
+
+    buf[len++] = '\n';
+
+    return ngx_http_scale_send(r, status, buf, len);
+}
+
+
+static ngx_int_t
+ngx_http_scale_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
+    size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,166 @@
+
+/*
+ * ngx_scale: a bootstrap and service-discovery server for peer-to-peer
+ * systems, as an NGINX HTTP module.  Types shared by the module's files.
+ */
+
+
+#ifndef _NGX_HTTP_SCALE_MODULE_H_INCLUDED_
+#define _NGX_HTTP_SCALE_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_SCALE_NAME_MAX      255
+#define NGX_HTTP_SCALE_SUBSET_MAX    100
+#define NGX_HTTP_SCALE_WORKERS_MAX   64
+#define NGX_HTTP_SCALE_LATENCY_BUCKETS  18
+
+
+/* figures that may change at run time: copied into the zone at start-up
+ * and on every reload, read by all workers under the zone lock */
+typedef struct {
+    ngx_uint_t                  subset_size;
+    ngx_uint_t                  max_clients;
+    ngx_msec_t                  refresh_min;
+    ngx_uint_t                  rate;          /* requests/s * 1000 */
+    ngx_uint_t                  burst;         /* requests * 1000 */
+    ngx_msec_t                  min_age;
+    ngx_msec_t                  max_age;
+    ngx_msec_t                  health_timeout;
+    ngx_msec_t                  health_interval;
+    ngx_msec_t                  cleanup_interval;
+    ngx_uint_t                  health_fails;
+    ngx_uint_t                  health_passes;
+    ngx_uint_t                  health_concurrency;
+    ngx_uint_t                  eviction_brake;  /* percent */
+} ngx_http_scale_params_t;
+
+
+/* request figures of one worker process, indexed by ngx_worker */
+typedef struct {
+    ngx_atomic_t                pid;
+    ngx_atomic_t                requests;
+    ngx_atomic_t                successes;
+    ngx_atomic_t                failures;
+    ngx_atomic_t                latency_us;    /* sum over requests */
+} ngx_http_scale_worker_stats_t;
+
+
+typedef struct {
+    ngx_atomic_t                connects;
+    ngx_atomic_t                registrations;
+    ngx_atomic_t                refreshes;
+    ngx_atomic_t                deletes;
+    ngx_atomic_t                not_found;
+    ngx_atomic_t                rejected;
+    ngx_atomic_t                rate_limited;
+    ngx_atomic_t                full;
+    ngx_atomic_t                latency[NGX_HTTP_SCALE_LATENCY_BUCKETS];
+    ngx_atomic_t                latency_sum_us;
+    ngx_atomic_t                latency_count;
+} ngx_http_scale_counters_t;
+
+
+/*
+ * One registered client.  Entries are allocated from the slab pool; the
+ * hash chain, the dense array and the heap refer to them by their offset
+ * from the start of the zone, so that 32 bits are enough.
+ */
+typedef struct {
+    uint32_t                    next;          /* hash chain */
+    uint32_t                    hash;
+    uint32_t                    dense;         /* index in sh->dense */
+    uint32_t                    heap;          /* index in sh->heap */
+    ngx_msec_t                  due;           /* heap key */
+    ngx_msec_t                  last_seen;
+    uint32_t                    created;       /* unix time */
+    u_char                      id_len;
+    u_char                      name_len;      /* 0: the name is the id */
+    u_char                      addr_len;
+    u_char                      flags;
+    u_char                      data[1];       /* id, name, addr */
+} ngx_http_scale_entry_t;
+
+
+#define ngx_http_scale_entry_id(e)    ((e)->data)
+#define ngx_http_scale_entry_name(e)                                          \
+    ((e)->name_len ? (e)->data + (e)->id_len : (e)->data)
+#define ngx_http_scale_entry_name_len(e)                                      \
+    ((e)->name_len ? (e)->name_len : (e)->id_len)
+#define ngx_http_scale_entry_addr(e)                                          \
+    ((e)->data + (e)->id_len + (e)->name_len)
+
+
+/* the zone's root object, stored in shpool->data */
+typedef struct {
+    uint32_t                   *buckets;       /* nbuckets entry offsets */
+    uint32_t                   *dense;         /* capacity entry offsets */
+    uint32_t                   *heap;          /* capacity entry offsets */
+    ngx_uint_t                  nbuckets;      /* a power of two */
+    ngx_uint_t                  capacity;
+    ngx_uint_t                  count;
+    size_t                      entry_bytes;   /* slab bytes held by entries */
+    size_t                      array_bytes;
+
+    time_t                      start_time;
+    ngx_msec_t                  rate_last;
+    ngx_uint_t                  rate_excess;   /* requests * 1000 */
+    ngx_msec_t                  full_logged;
+    ngx_uint_t                  nworkers;
+
+    ngx_http_scale_params_t     params;
+    ngx_http_scale_counters_t   counters;
+    ngx_http_scale_worker_stats_t  workers[NGX_HTTP_SCALE_WORKERS_MAX];
+} ngx_http_scale_shctx_t;
+
+
+typedef struct {
+    ngx_http_scale_shctx_t     *sh;
+    ngx_slab_pool_t            *shpool;
+    size_t                      size;
+} ngx_http_scale_zone_ctx_t;
+
+
+typedef struct {
+    ngx_shm_zone_t             *shm_zone;
+    ngx_http_scale_params_t     params;
+    size_t                      body_max;
+    ngx_str_t                   health_uri;
+    ngx_uint_t                  handlers;      /* locations using the zone */
+} ngx_http_scale_main_conf_t;
+
+
+extern ngx_module_t  ngx_http_scale_module;
+
+
+ngx_int_t ngx_http_scale_connect_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_delete_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_health_handler(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_scale_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    void *json);
+ngx_int_t ngx_http_scale_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason);
+
+/* ngx_http_scale_limit.c */
+ngx_int_t ngx_http_scale_limit_refresh(ngx_http_scale_shctx_t *sh,
+    ngx_http_scale_entry_t *e, ngx_msec_t now, ngx_msec_t *retry);
+ngx_int_t ngx_http_scale_limit_new(ngx_http_scale_shctx_t *sh,
+    ngx_msec_t now, ngx_uint_t *remaining, ngx_msec_t *retry);
+ngx_int_t ngx_http_scale_limit_headers(ngx_http_request_t *r,
+    ngx_uint_t limit, ngx_uint_t remaining, ngx_msec_t reset);
+
+/* ngx_http_scale_stats.c */
+void ngx_http_scale_stats_request(ngx_http_scale_shctx_t *sh,
+    ngx_uint_t status, uint64_t usec, ngx_uint_t is_connect);
+uint64_t ngx_http_scale_stats_usec(void);
+void *ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
+    ngx_str_t *zone_name);
+
+
+#endif /* _NGX_HTTP_SCALE_MODULE_H_INCLUDED_ */

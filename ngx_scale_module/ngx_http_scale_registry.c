@@ -1,0 +1,629 @@
+
+/*
+ * The shared-memory registry.  Lookups go through the hashset, uniform
+ * samples through the dense array (swap-remove keeps it dense), and
+ * schedules through the min-heap.  All three hold 32-bit offsets of the
+ * same slab-allocated entries.  The caller holds the zone lock.
+ */
+
+
+#include "ngx_http_scale_registry.h"
+
+
+/* bytes of zone planned per entry when sizing the arrays */
+#define NGX_HTTP_SCALE_PLANNED_ENTRY  80
+
+
+static void ngx_http_scale_heap_up(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_uint_t i);
+static void ngx_http_scale_heap_down(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_uint_t i);
+static void ngx_http_scale_heap_fix(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_uint_t i);
+static size_t ngx_http_scale_slab_size(ngx_slab_pool_t *shpool,
+    size_t size);
+static uint64_t ngx_http_scale_random(void);
+static ngx_uint_t ngx_http_scale_random_below(ngx_uint_t n);
+
+
+static uint64_t   ngx_http_scale_rng[2];
+static ngx_pid_t  ngx_http_scale_rng_pid;
+
+
+/* the number of entries a zone of this size is planned for: the arrays
+ * are sized once, so no request ever pays for a resize */
+ngx_uint_t
+ngx_http_scale_registry_capacity(size_t zone_size)
+{
+    ngx_uint_t  n;
+
+    n = zone_size / NGX_HTTP_SCALE_PLANNED_ENTRY;
+
+    return n < 16 ? 16 : n;
+}
+
+
+/* allocates the bucket, dense and heap arrays of a fresh zone */
+ngx_int_t
+ngx_http_scale_registry_init(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_uint_t capacity)
+{
+    size_t      size;
+    ngx_uint_t  nbuckets;
+
+    nbuckets = 16;
+    while (nbuckets < capacity) {
+        nbuckets <<= 1;
+    }
+
+    size = nbuckets * sizeof(uint32_t);
+    sh->buckets = ngx_slab_calloc_locked(shpool, size);
+    if (sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->array_bytes = size;
+
+    size = capacity * sizeof(uint32_t);
+    sh->dense = ngx_slab_alloc_locked(shpool, size);
+    sh->heap = ngx_slab_alloc_locked(shpool, size);
+    if (sh->dense == NULL || sh->heap == NULL) {
+        return NGX_ERROR;
+    }
+
+    sh->array_bytes += 2 * size;
+    sh->nbuckets = nbuckets;
+    sh->capacity = capacity;
+    sh->count = 0;
+    sh->entry_bytes = 0;
+
+    return NGX_OK;
+}
+
+
+/* FNV-1a: short keys, good spread, no table */
+uint32_t
+ngx_http_scale_registry_hash(u_char *key, size_t len)
+{
+    uint32_t  h;
+
+    h = 2166136261u;
+
+    while (len--) {
+        h ^= *key++;
+        h *= 16777619u;
+    }
+
+    return h;
+}
+
+
+ngx_http_scale_entry_t *
+ngx_http_scale_registry_find(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, u_char *key, size_t len, uint32_t hash)
+{
+    uint32_t                 off;
+    ngx_http_scale_entry_t  *e;
+
+    off = sh->buckets[hash & (sh->nbuckets - 1)];
+
+    while (off) {
+        e = ngx_http_scale_ptr(shpool, off);
+
+        if (e->hash == hash && e->id_len == len
+            && ngx_memcmp(e->data, key, len) == 0)
+        {
+            return e;
+        }
+
+        off = e->next;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Inserts a new identity, due for its first check after min_age.
+ * Returns NULL when the planned capacity is reached or the slab pool has
+ * no room left; the registry is unchanged then.
+ */
+ngx_http_scale_entry_t *
+ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_identity_t *ident,
+    uint32_t hash, ngx_msec_t now)
+{
+    size_t                   size, name_len;
+    u_char                  *p;
+    uint32_t                 off, *bucket;
+    ngx_http_scale_entry_t  *e;
+
+    if (sh->count >= sh->capacity) {
+        return NULL;
+    }
+
+    name_len = (ident->name.len == ident->id.len
+                && ngx_memcmp(ident->name.data, ident->id.data,
+                              ident->id.len) == 0)
+               ? 0 : ident->name.len;
+
+    size = offsetof(ngx_http_scale_entry_t, data)
+           + ident->id.len + name_len + ident->addr.len;
+
+    e = ngx_slab_alloc_locked(shpool, size);
+    if (e == NULL) {
+        return NULL;
+    }
+
+    e->hash = hash;
+    e->id_len = (u_char) ident->id.len;
+    e->name_len = (u_char) name_len;
+    e->addr_len = (u_char) ident->addr.len;
+    e->flags = 0;
+    e->last_seen = now;
+    e->created = (uint32_t) ngx_time();
+
+    p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
+    p = ngx_cpymem(p, ident->name.data, name_len);
+    ngx_memcpy(p, ident->addr.data, ident->addr.len);
+
+    off = ngx_http_scale_off(shpool, e);
+
+    bucket = &sh->buckets[hash & (sh->nbuckets - 1)];
+    e->next = *bucket;
+    *bucket = off;
+
+    e->dense = sh->count;
+    sh->dense[sh->count] = off;
+
+    e->heap = sh->count;
+    e->due = now + sh->params.min_age;
+    sh->heap[sh->count] = off;
+
+    sh->count++;
+    sh->entry_bytes += ngx_http_scale_slab_size(shpool, size);
+
+    ngx_http_scale_heap_up(shpool, sh, e->heap);
+
+    return e;
+}
+
+
+/*
+ * A known id came back with another name or address: a new entry of the
+ * right size takes the old one's places in all three structures, so the
+ * registry never holds the identity twice nor loses it.  NULL when the
+ * pool has no room; the old entry is then kept as it was.
+ */
+ngx_http_scale_entry_t *
+ngx_http_scale_registry_replace(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *old,
+    ngx_http_scale_identity_t *ident)
+{
+    size_t                   size, name_len, old_size;
+    u_char                  *p;
+    uint32_t                 off, old_off, *link;
+    ngx_http_scale_entry_t  *e, *prev;
+
+    name_len = (ident->name.len == ident->id.len
+                && ngx_memcmp(ident->name.data, ident->id.data,
+                              ident->id.len) == 0)
+               ? 0 : ident->name.len;
+
+    size = offsetof(ngx_http_scale_entry_t, data)
+           + ident->id.len + name_len + ident->addr.len;
+
+    e = ngx_slab_alloc_locked(shpool, size);
+    if (e == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(e, old, offsetof(ngx_http_scale_entry_t, data));
+
+    e->name_len = (u_char) name_len;
+    e->addr_len = (u_char) ident->addr.len;
+
+    p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
+    p = ngx_cpymem(p, ident->name.data, name_len);
+    ngx_memcpy(p, ident->addr.data, ident->addr.len);
+
+    off = ngx_http_scale_off(shpool, e);
+    old_off = ngx_http_scale_off(shpool, old);
+
+    link = &sh->buckets[old->hash & (sh->nbuckets - 1)];
+
+    while (*link != old_off) {
+        prev = ngx_http_scale_ptr(shpool, *link);
+        link = &prev->next;
+    }
+
+    *link = off;
+    sh->dense[e->dense] = off;
+    sh->heap[e->heap] = off;
+
+    old_size = offsetof(ngx_http_scale_entry_t, data)
+               + old->id_len + old->name_len + old->addr_len;
+
+    sh->entry_bytes += ngx_http_scale_slab_size(shpool, size);
+    sh->entry_bytes -= ngx_http_scale_slab_size(shpool, old_size);
+
+    ngx_slab_free_locked(shpool, old);
+
+    return e;
+}
+
+
+/* a refresh: the client was seen now; its next check moves with it */
+void
+ngx_http_scale_registry_touch(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t now)
+{
+    e->last_seen = now;
+    ngx_http_scale_registry_set_due(shpool, sh, e, now + sh->params.min_age);
+}
+
+
+void
+ngx_http_scale_registry_set_due(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t due)
+{
+    e->due = due;
+    ngx_http_scale_heap_fix(shpool, sh, e->heap);
+}
+
+
+/* unlinks an entry from all three structures and frees it */
+void
+ngx_http_scale_registry_remove(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e)
+{
+    size_t                   size;
+    uint32_t                 off, *link;
+    ngx_uint_t               i, last;
+    ngx_http_scale_entry_t  *p, *moved;
+
+    off = ngx_http_scale_off(shpool, e);
+
+    link = &sh->buckets[e->hash & (sh->nbuckets - 1)];
+
+    while (*link != off) {
+        p = ngx_http_scale_ptr(shpool, *link);
+        link = &p->next;
+    }
+
+    *link = e->next;
+
+    last = sh->count - 1;
+
+    i = e->dense;
+    if (i != last) {
+        moved = ngx_http_scale_ptr(shpool, sh->dense[last]);
+        sh->dense[i] = sh->dense[last];
+        moved->dense = i;
+    }
+
+    i = e->heap;
+    if (i != last) {
+        moved = ngx_http_scale_ptr(shpool, sh->heap[last]);
+        sh->heap[i] = sh->heap[last];
+        moved->heap = i;
+    }
+
+    sh->count--;
+
+    if (i != last) {
+        ngx_http_scale_heap_fix(shpool, sh, i);
+    }
+
+    size = offsetof(ngx_http_scale_entry_t, data)
+           + e->id_len + e->name_len + e->addr_len;
+    sh->entry_bytes -= ngx_http_scale_slab_size(shpool, size);
+
+    ngx_slab_free_locked(shpool, e);
+}
+
+
+/*
+ * Picks min(k, count - self) distinct entries uniformly at random, never
+ * self, in random order: Floyd's algorithm over the dense array, then a
+ * shuffle.  O(k^2) with k <= NGX_HTTP_SCALE_SUBSET_MAX, independent of N.
+ */
+ngx_uint_t
+ngx_http_scale_registry_sample(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *self, ngx_uint_t k,
+    ngx_http_scale_entry_t **out)
+{
+    uint32_t    pick[NGX_HTTP_SCALE_SUBSET_MAX], t;
+    ngx_uint_t  m, n, i, j, skip;
+
+    m = sh->count;
+    skip = m;
+
+    if (self) {
+        skip = self->dense;
+        m--;
+    }
+
+    if (k > NGX_HTTP_SCALE_SUBSET_MAX) {
+        k = NGX_HTTP_SCALE_SUBSET_MAX;
+    }
+
+    if (k >= m) {
+        for (i = 0; i < m; i++) {
+            pick[i] = i;
+        }
+
+        n = m;
+
+    } else {
+        n = 0;
+
+        for (j = m - k; j < m; j++) {
+            t = ngx_http_scale_random_below(j + 1);
+
+            for (i = 0; i < n; i++) {
+                if (pick[i] == t) {
+                    t = j;
+                    break;
+                }
+            }
+
+            pick[n++] = t;
+        }
+    }
+
+    for (i = n; i > 1; i--) {
+        j = ngx_http_scale_random_below(i);
+        t = pick[i - 1];
+        pick[i - 1] = pick[j];
+        pick[j] = t;
+    }
+
+    for (i = 0; i < n; i++) {
+        t = pick[i] >= skip ? pick[i] + 1 : pick[i];
+        out[i] = ngx_http_scale_ptr(shpool, sh->dense[t]);
+    }
+
+    return n;
+}
+
+
+ngx_http_scale_entry_t *
+ngx_http_scale_registry_heap_min(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh)
+{
+    if (sh->count == 0) {
+        return NULL;
+    }
+
+    return ngx_http_scale_ptr(shpool, sh->heap[0]);
+}
+
+
+/*
+ * Walks the hashset, the dense array and the heap and counts every
+ * mismatch between them; O(N), for the consistency check only.
+ */
+ngx_uint_t
+ngx_http_scale_registry_check(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_log_t *log)
+{
+    uint32_t                 off;
+    ngx_uint_t               i, chained, errors;
+    ngx_http_scale_entry_t  *e, *parent;
+
+    errors = 0;
+    chained = 0;
+
+    for (i = 0; i < sh->nbuckets; i++) {
+        for (off = sh->buckets[i]; off; off = e->next) {
+            e = ngx_http_scale_ptr(shpool, off);
+            chained++;
+
+            if ((e->hash & (sh->nbuckets - 1)) != i
+                || e->dense >= sh->count || e->heap >= sh->count
+                || sh->dense[e->dense] != off || sh->heap[e->heap] != off)
+            {
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              "scale registry: entry \"%*s\" is misplaced",
+                              (size_t) e->id_len, e->data);
+                errors++;
+            }
+
+            if (chained > sh->count) {
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              "scale registry: hash chains hold more than "
+                              "%ui entries", sh->count);
+                return errors + 1;
+            }
+        }
+    }
+
+    if (chained != sh->count) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "scale registry: %ui chained, %ui counted",
+                      chained, sh->count);
+        errors++;
+    }
+
+    for (i = 1; i < sh->count; i++) {
+        e = ngx_http_scale_ptr(shpool, sh->heap[i]);
+        parent = ngx_http_scale_ptr(shpool, sh->heap[(i - 1) / 2]);
+
+        if ((ngx_msec_int_t) (e->due - parent->due) < 0) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "scale registry: heap order broken at %ui", i);
+            errors++;
+        }
+    }
+
+    return errors;
+}
+
+
+static void
+ngx_http_scale_heap_up(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
+    ngx_uint_t i)
+{
+    uint32_t                 off;
+    ngx_uint_t               parent;
+    ngx_http_scale_entry_t  *e, *p;
+
+    off = sh->heap[i];
+    e = ngx_http_scale_ptr(shpool, off);
+
+    while (i > 0) {
+        parent = (i - 1) / 2;
+        p = ngx_http_scale_ptr(shpool, sh->heap[parent]);
+
+        if ((ngx_msec_int_t) (e->due - p->due) >= 0) {
+            break;
+        }
+
+        sh->heap[i] = sh->heap[parent];
+        p->heap = i;
+        i = parent;
+    }
+
+    sh->heap[i] = off;
+    e->heap = i;
+}
+
+
+static void
+ngx_http_scale_heap_down(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
+    ngx_uint_t i)
+{
+    uint32_t                 off;
+    ngx_uint_t               child;
+    ngx_http_scale_entry_t  *e, *c, *c2;
+
+    off = sh->heap[i];
+    e = ngx_http_scale_ptr(shpool, off);
+
+    for ( ;; ) {
+        child = 2 * i + 1;
+
+        if (child >= sh->count) {
+            break;
+        }
+
+        c = ngx_http_scale_ptr(shpool, sh->heap[child]);
+
+        if (child + 1 < sh->count) {
+            c2 = ngx_http_scale_ptr(shpool, sh->heap[child + 1]);
+
+            if ((ngx_msec_int_t) (c2->due - c->due) < 0) {
+                child++;
+                c = c2;
+            }
+        }
+
+        if ((ngx_msec_int_t) (c->due - e->due) >= 0) {
+            break;
+        }
+
+        sh->heap[i] = sh->heap[child];
+        c->heap = i;
+        i = child;
+    }
+
+    sh->heap[i] = off;
+    e->heap = i;
+}
+
+
+/* restores heap order after the key at i moved either way */
+static void
+ngx_http_scale_heap_fix(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
+    ngx_uint_t i)
+{
+    ngx_http_scale_entry_t  *e, *p;
+
+    if (i > 0) {
+        e = ngx_http_scale_ptr(shpool, sh->heap[i]);
+        p = ngx_http_scale_ptr(shpool, sh->heap[(i - 1) / 2]);
+
+        if ((ngx_msec_int_t) (e->due - p->due) < 0) {
+            ngx_http_scale_heap_up(shpool, sh, i);
+            return;
+        }
+    }
+
+    ngx_http_scale_heap_down(shpool, sh, i);
+}
+
+
+/* the bytes the slab allocator really hands out for a request of size,
+ * so that /status reports what entries cost */
+static size_t
+ngx_http_scale_slab_size(ngx_slab_pool_t *shpool, size_t size)
+{
+    size_t  s;
+
+    if (size > ngx_pagesize / 2) {
+        return ngx_align(size, ngx_pagesize);
+    }
+
+    s = (size_t) 1 << shpool->min_shift;
+
+    while (s < size) {
+        s <<= 1;
+    }
+
+    return s;
+}
+
+
+/* xorshift128+, seeded once per process: fast, and good enough to pick
+ * peers; each worker gets its own stream after fork */
+static uint64_t
+ngx_http_scale_random(void)
+{
+    uint64_t  s1, s0;
+
+    if (ngx_http_scale_rng_pid != ngx_pid) {
+        ngx_http_scale_rng_pid = ngx_pid;
+        ngx_http_scale_rng[0] = 0x9e3779b97f4a7c15ULL
+                                ^ ((uint64_t) ngx_pid << 32)
+                                ^ (uint64_t) ngx_current_msec;
+        ngx_http_scale_rng[1] = 0xbf58476d1ce4e5b9ULL
+                                ^ (uint64_t) ngx_random()
+                                ^ ((uint64_t) ngx_time() << 20);
+
+        for (s0 = 0; s0 < 16; s0++) {
+            (void) ngx_http_scale_random();
+        }
+    }
+
+    s1 = ngx_http_scale_rng[0];
+    s0 = ngx_http_scale_rng[1];
+    ngx_http_scale_rng[0] = s0;
+    s1 ^= s1 << 23;
+    ngx_http_scale_rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+
+    return ngx_http_scale_rng[1] + s0;
+}
+
+
+/* a uniform integer in [0, n): Lemire's multiply-shift with rejection */
+static ngx_uint_t
+ngx_http_scale_random_below(ngx_uint_t n)
+{
+    uint32_t  x, t;
+    uint64_t  m;
+
+    x = (uint32_t) (ngx_http_scale_random() >> 32);
+    m = (uint64_t) x * n;
+
+    if ((uint32_t) m < n) {
+        t = (uint32_t) (-(uint32_t) n) % (uint32_t) n;
+
+        while ((uint32_t) m < t) {
+            x = (uint32_t) (ngx_http_scale_random() >> 32);
+            m = (uint64_t) x * n;
+        }
+    }
+
+    return (ngx_uint_t) (m >> 32);
+}
