@@ -43,6 +43,11 @@ static ngx_int_t ngx_http_scale_connect_answer(ngx_http_request_t *r,
     ngx_uint_t n, ngx_uint_t is_new);
 static void ngx_http_scale_copy_peers(ngx_http_scale_entry_t **picks,
     ngx_uint_t n, ngx_http_scale_peer_t *peers);
+static ngx_int_t ngx_http_scale_alive(ngx_http_request_t *r,
+    ngx_http_scale_identity_t *ident);
+static void ngx_http_scale_alive_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_scale_reachability(ngx_http_request_t *r,
+    u_char flags);
 static ngx_int_t ngx_http_scale_not_allowed(ngx_http_request_t *r,
     const char *allow);
 static ngx_int_t ngx_http_scale_set_header(ngx_http_request_t *r,
@@ -70,6 +75,13 @@ ngx_int_t
 ngx_http_scale_delete_handler(ngx_http_request_t *r)
 {
     return ngx_http_scale_read_body(r, ngx_http_scale_delete_body);
+}
+
+
+ngx_int_t
+ngx_http_scale_alive_handler(ngx_http_request_t *r)
+{
+    return ngx_http_scale_read_body(r, ngx_http_scale_alive_body);
 }
 
 
@@ -169,6 +181,13 @@ static void
 ngx_http_scale_delete_body(ngx_http_request_t *r)
 {
     ngx_http_scale_body_done(r, ngx_http_scale_delete, 0);
+}
+
+
+static void
+ngx_http_scale_alive_body(ngx_http_request_t *r)
+{
+    ngx_http_scale_body_done(r, ngx_http_scale_alive, 0);
 }
 
 
@@ -290,6 +309,7 @@ static ngx_int_t
 ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
 {
     uint32_t                      hash;
+    u_char                        flags;
     ngx_uint_t                    n, is_new, remaining, limit, cap;
     ngx_msec_t                    now, retry;
     ngx_slab_pool_t              *shpool;
@@ -394,11 +414,24 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
         }
     }
 
-    n = ngx_http_scale_registry_sample(shpool, sh, e, sh->params.subset_size,
-                                       picks);
+    if (sh->params.subset_diversity) {
+        n = ngx_http_scale_registry_sample_diverse(shpool, sh, e,
+                                                   sh->params.subset_size,
+                                                   picks);
+    } else {
+        n = ngx_http_scale_registry_sample(shpool, sh, e,
+                                           sh->params.subset_size, picks);
+    }
+
     ngx_http_scale_copy_peers(picks, n, peers);
 
+    flags = e->flags;
+
     ngx_shmtx_unlock(&shpool->mutex);
+
+    if (ngx_http_scale_reachability(r, flags) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     (void) ngx_atomic_fetch_add(is_new ? &sh->counters.registrations
                                        : &sh->counters.refreshes, 1);
@@ -559,6 +592,106 @@ ngx_http_scale_delete(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     }
 
     return ngx_http_scale_send_json(r, NGX_HTTP_OK, doc);
+}
+
+
+/*
+ * POST /alive: a heartbeat that refreshes a registered client without
+ * computing a subset (Eureka's renew); 404 tells the client to register.
+ */
+static ngx_int_t
+ngx_http_scale_alive(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
+{
+    uint32_t                      hash;
+    ngx_int_t                     rc;
+    ngx_msec_t                    now, retry;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_scale_entry_t       *e;
+    ngx_http_scale_shctx_t       *sh;
+    ngx_http_scale_zone_ctx_t    *ctx;
+    ngx_http_scale_main_conf_t   *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+    ctx = smcf->shm_zone->data;
+    sh = ctx->sh;
+    shpool = ctx->shpool;
+
+    hash = ngx_http_scale_registry_hash(ident->id.data, ident->id.len);
+    now = ngx_current_msec;
+    rc = NGX_OK;
+    retry = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    e = ngx_http_scale_registry_find(shpool, sh, ident->id.data,
+                                     ident->id.len, hash);
+    if (e) {
+        rc = ngx_http_scale_limit_refresh(sh, e, now, &retry);
+
+        if (rc == NGX_OK) {
+            ngx_http_scale_registry_touch(shpool, sh, e, now);
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (e == NULL) {
+        (void) ngx_atomic_fetch_add(&sh->counters.not_found, 1);
+        return ngx_http_scale_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         "not registered: POST /connect");
+    }
+
+    if (rc == NGX_BUSY) {
+        (void) ngx_atomic_fetch_add(&sh->counters.rate_limited, 1);
+
+        if (ngx_http_scale_limit_headers(r, 1, 0, retry) != NGX_OK
+            || ngx_http_scale_retry_after(r, retry) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_scale_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                         "heartbeat too soon: see "
+                                         "Retry-After");
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->health.alive, 1);
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+/*
+ * What the server sees of the caller: its address, and whether its last
+ * probe passed, so a client behind NAT learns it cannot be reached.
+ */
+static ngx_int_t
+ngx_http_scale_reachability(ngx_http_request_t *r, u_char flags)
+{
+    ngx_str_t  value;
+
+    if (ngx_http_scale_set_header(r, "X-Scale-Observed",
+                                  &r->connection->addr_text)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!(flags & NGX_HTTP_SCALE_PROBED)) {
+        ngx_str_set(&value, "unknown");
+
+    } else if (flags & NGX_HTTP_SCALE_REACHABLE) {
+        ngx_str_set(&value, "yes");
+
+    } else {
+        ngx_str_set(&value, "no");
+    }
+
+    return ngx_http_scale_set_header(r, "X-Scale-Reachable", &value);
 }
 
 

@@ -24,6 +24,8 @@ static ngx_int_t ngx_http_scale_identity_string(ngx_pool_t *pool,
 static ngx_int_t ngx_http_scale_identity_port(json_t *obj, ngx_uint_t *port,
     u_char *reason);
 static ngx_uint_t ngx_http_scale_identity_bracket(u_char *p, size_t len);
+static void ngx_http_scale_identity_address(ngx_pool_t *pool,
+    ngx_http_scale_identity_t *ident);
 
 
 static u_char  ngx_http_scale_name_chars[256];
@@ -83,7 +85,66 @@ ngx_http_scale_identity_parse(ngx_pool_t *pool, u_char *body, size_t len,
     ident->id.len = last - p;
     ident->name = ident->id;
 
+    ngx_http_scale_identity_address(pool, ident);
+
     return NGX_OK;
+}
+
+
+/*
+ * Decides where health probes go: the "addr" given, else the name when it
+ * is an IP:port.  Host names are not probed (no resolver on the request
+ * path); such clients live by their refreshes.  Also derives the /24 or
+ * /48 network key used by diverse subsets.
+ */
+static void
+ngx_http_scale_identity_address(ngx_pool_t *pool,
+    ngx_http_scale_identity_t *ident)
+{
+    u_char               *p;
+    uint32_t              net;
+    ngx_str_t            *text;
+    ngx_addr_t            addr;
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    text = ident->addr.len ? &ident->addr : &ident->name;
+
+    if (ngx_http_scale_identity_valid_addr(text->data, text->len) != NGX_OK
+        || ngx_parse_addr_port(pool, &addr, text->data, text->len) != NGX_OK)
+    {
+        return;
+    }
+
+    switch (addr.sockaddr->sa_family) {
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) addr.sockaddr;
+        p = sin6->sin6_addr.s6_addr;
+        net = ngx_crc32_short(p, 6) | 1;
+        break;
+#endif
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) addr.sockaddr;
+        p = (u_char *) &sin->sin_addr.s_addr;
+        net = ngx_crc32_short(p, 3) & ~1u;
+        break;
+
+    default:
+        return;
+    }
+
+    if (ngx_inet_get_port(addr.sockaddr) == 0) {
+        return;
+    }
+
+    ident->probeable = 1;
+    ident->name_addr = (ident->addr.len == 0);
+    ident->net = net ? net : 2;
 }
 
 
@@ -276,6 +337,8 @@ ngx_http_scale_identity_json(ngx_pool_t *pool, u_char *body, size_t len,
         ngx_sprintf(reason, "invalid \"addr\": host:port expected%Z");
         goto done;
     }
+
+    ngx_http_scale_identity_address(pool, ident);
 
     rc = NGX_OK;
 

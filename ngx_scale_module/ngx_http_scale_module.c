@@ -20,6 +20,7 @@ static char *ngx_http_scale_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_scale_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_scale_init_process(ngx_cycle_t *cycle);
+static void ngx_http_scale_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_scale_subset_bounds = {
@@ -158,6 +159,13 @@ static ngx_command_t  ngx_http_scale_commands[] = {
       ngx_http_scale_param(eviction_brake),
       &ngx_http_scale_percent_bounds },
 
+    { ngx_string("scale_subset_diversity"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      ngx_http_scale_param(subset_diversity),
+      NULL },
+
     { ngx_string("scale_connect"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_scale_handler,
@@ -171,6 +179,13 @@ static ngx_command_t  ngx_http_scale_commands[] = {
       0,
       0,
       ngx_http_scale_delete_handler },
+
+    { ngx_string("scale_alive"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scale_handler,
+      0,
+      0,
+      ngx_http_scale_alive_handler },
 
     { ngx_string("scale_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -215,7 +230,7 @@ ngx_module_t  ngx_http_scale_module = {
     ngx_http_scale_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_scale_exit_process,           /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -238,6 +253,14 @@ ngx_http_scale_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ctx = shm_zone->data;
 
     if (octx) {
+        if (octx->sh->layout != NGX_HTTP_SCALE_LAYOUT) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "scale zone \"%V\" was made by another build of "
+                          "the module: restart nginx, or rename the zone",
+                          &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
         ctx->sh = octx->sh;
         ctx->shpool = octx->shpool;
         return NGX_OK;
@@ -272,6 +295,7 @@ ngx_http_scale_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shpool->log_nomem = 0;
 
     sh->start_time = ngx_time();
+    sh->layout = NGX_HTTP_SCALE_LAYOUT;
 
     if (ngx_http_scale_registry_init(shpool, sh,
             ngx_http_scale_registry_capacity(ctx->size))
@@ -319,6 +343,7 @@ ngx_http_scale_create_main_conf(ngx_conf_t *cf)
     smcf->params.health_passes = NGX_CONF_UNSET_UINT;
     smcf->params.health_concurrency = NGX_CONF_UNSET_UINT;
     smcf->params.eviction_brake = NGX_CONF_UNSET_UINT;
+    smcf->params.subset_diversity = NGX_CONF_UNSET;
     smcf->body_max = NGX_CONF_UNSET_SIZE;
 
     return smcf;
@@ -346,6 +371,7 @@ ngx_http_scale_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(p->health_passes, 1);
     ngx_conf_init_uint_value(p->health_concurrency, 64);
     ngx_conf_init_uint_value(p->eviction_brake, 50);
+    ngx_conf_init_value(p->subset_diversity, 0);
     ngx_conf_init_size_value(smcf->body_max, 4096);
 
     if (smcf->health_uri.len == 0) {
@@ -644,5 +670,12 @@ ngx_http_scale_init_process(ngx_cycle_t *cycle)
         ctx->sh->workers[ngx_worker].pid = ngx_pid;
     }
 
-    return NGX_OK;
+    return ngx_http_scale_health_init_process(cycle, smcf);
+}
+
+
+static void
+ngx_http_scale_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_scale_health_exit_process(cycle);
 }

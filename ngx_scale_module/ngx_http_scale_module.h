@@ -19,6 +19,11 @@
 #define NGX_HTTP_SCALE_WORKERS_MAX   64
 #define NGX_HTTP_SCALE_LATENCY_BUCKETS  18
 
+/* a zone kept across a reload must have been laid out by this build */
+#define NGX_HTTP_SCALE_LAYOUT                                                 \
+    (sizeof(ngx_http_scale_shctx_t) * 1000                                    \
+     + offsetof(ngx_http_scale_entry_t, data) + 1)
+
 
 /* figures that may change at run time: copied into the zone at start-up
  * and on every reload, read by all workers under the zone lock */
@@ -37,6 +42,7 @@ typedef struct {
     ngx_uint_t                  health_passes;
     ngx_uint_t                  health_concurrency;
     ngx_uint_t                  eviction_brake;  /* percent */
+    ngx_flag_t                  subset_diversity;
 } ngx_http_scale_params_t;
 
 
@@ -78,12 +84,22 @@ typedef struct {
     ngx_msec_t                  due;           /* heap key */
     ngx_msec_t                  last_seen;
     uint32_t                    created;       /* unix time */
+    uint32_t                    net;           /* /24 or /48 of the addr */
     u_char                      id_len;
     u_char                      name_len;      /* 0: the name is the id */
     u_char                      addr_len;
     u_char                      flags;
+    u_char                      fails;         /* consecutive */
+    u_char                      passes;        /* consecutive */
     u_char                      data[1];       /* id, name, addr */
 } ngx_http_scale_entry_t;
+
+
+#define NGX_HTTP_SCALE_UNHEALTHY   0x01   /* not handed out */
+#define NGX_HTTP_SCALE_PROBED      0x02   /* a probe has finished */
+#define NGX_HTTP_SCALE_REACHABLE   0x04   /* the last probe passed */
+#define NGX_HTTP_SCALE_PROBEABLE   0x08   /* the address is an IP:port */
+#define NGX_HTTP_SCALE_NAME_ADDR   0x10   /* the name is the address */
 
 
 #define ngx_http_scale_entry_id(e)    ((e)->data)
@@ -94,8 +110,30 @@ typedef struct {
 #define ngx_http_scale_entry_addr(e)                                          \
     ((e)->data + (e)->id_len + (e)->name_len)
 
+/* the address a probe goes to: the given addr, else an IP:port name */
+#define ngx_http_scale_entry_probe_addr(e)                                    \
+    (((e)->flags & NGX_HTTP_SCALE_NAME_ADDR) ? ngx_http_scale_entry_name(e) \
+                                             : ngx_http_scale_entry_addr(e))
+#define ngx_http_scale_entry_probe_addr_len(e)                                \
+    (((e)->flags & NGX_HTTP_SCALE_NAME_ADDR)                                  \
+     ? ngx_http_scale_entry_name_len(e) : (e)->addr_len)
+
 
 /* the zone's root object, stored in shpool->data */
+/* probe and eviction figures, shared by all workers */
+typedef struct {
+    ngx_atomic_t                started;
+    ngx_atomic_t                passed;
+    ngx_atomic_t                failed;
+    ngx_atomic_t                timed_out;
+    ngx_atomic_t                in_flight;
+    ngx_atomic_t                skipped;       /* no IP:port to probe */
+    ngx_atomic_t                evicted_age;
+    ngx_atomic_t                evicted_failure;
+    ngx_atomic_t                alive;         /* POST /alive heartbeats */
+} ngx_http_scale_health_stats_t;
+
+
 typedef struct {
     uint32_t                   *buckets;       /* nbuckets entry offsets */
     uint32_t                   *dense;         /* capacity entry offsets */
@@ -103,6 +141,8 @@ typedef struct {
     ngx_uint_t                  nbuckets;      /* a power of two */
     ngx_uint_t                  capacity;
     ngx_uint_t                  count;
+    ngx_uint_t                  healthy;       /* dense[0 .. healthy) */
+    ngx_uint_t                  layout;        /* build compatibility */
     size_t                      entry_bytes;   /* slab bytes held by entries */
     size_t                      array_bytes;
 
@@ -112,8 +152,16 @@ typedef struct {
     ngx_msec_t                  full_logged;
     ngx_uint_t                  nworkers;
 
+    ngx_msec_t                  brake_window;  /* start of the window */
+    ngx_uint_t                  brake_probes;  /* this window and last */
+    ngx_uint_t                  brake_fails;
+    ngx_uint_t                  brake_probes_prev;
+    ngx_uint_t                  brake_fails_prev;
+    ngx_uint_t                  brake_on;
+
     ngx_http_scale_params_t     params;
     ngx_http_scale_counters_t   counters;
+    ngx_http_scale_health_stats_t  health;
     ngx_http_scale_worker_stats_t  workers[NGX_HTTP_SCALE_WORKERS_MAX];
 } ngx_http_scale_shctx_t;
 
@@ -141,6 +189,12 @@ ngx_int_t ngx_http_scale_connect_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_delete_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_alive_handler(ngx_http_request_t *r);
+
+/* ngx_http_scale_health.c */
+ngx_int_t ngx_http_scale_health_init_process(ngx_cycle_t *cycle,
+    ngx_http_scale_main_conf_t *smcf);
+void ngx_http_scale_health_exit_process(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_scale_send_json(ngx_http_request_t *r, ngx_uint_t status,
     void *json);

@@ -22,6 +22,9 @@ static void ngx_http_scale_heap_fix(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_uint_t i);
 static size_t ngx_http_scale_slab_size(ngx_slab_pool_t *shpool,
     size_t size);
+static u_char ngx_http_scale_identity_flags(ngx_http_scale_identity_t *ident);
+static void ngx_http_scale_dense_swap(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_uint_t i, ngx_uint_t j);
 static uint64_t ngx_http_scale_random(void);
 static ngx_uint_t ngx_http_scale_random_below(ngx_uint_t n);
 
@@ -159,7 +162,10 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
     e->id_len = (u_char) ident->id.len;
     e->name_len = (u_char) name_len;
     e->addr_len = (u_char) ident->addr.len;
-    e->flags = 0;
+    e->flags = ngx_http_scale_identity_flags(ident);
+    e->net = ident->net;
+    e->fails = 0;
+    e->passes = 0;
     e->last_seen = now;
     e->created = (uint32_t) ngx_time();
 
@@ -177,7 +183,7 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
     sh->dense[sh->count] = off;
 
     e->heap = sh->count;
-    e->due = now + sh->params.min_age;
+    e->due = ngx_http_scale_registry_due(sh, e, now);
     sh->heap[sh->count] = off;
 
     sh->count++;
@@ -185,7 +191,108 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
 
     ngx_http_scale_heap_up(shpool, sh, e->heap);
 
+    ngx_http_scale_dense_swap(shpool, sh, e->dense, sh->healthy);
+    sh->healthy++;
+
     return e;
+}
+
+
+/*
+ * The next time the health timers must look at an entry: its next probe
+ * (min_age after it was seen) for a probeable one, and its expiry
+ * (max_age after it was seen) in any case.
+ */
+ngx_msec_t
+ngx_http_scale_registry_due(ngx_http_scale_shctx_t *sh,
+    ngx_http_scale_entry_t *e, ngx_msec_t now)
+{
+    ngx_msec_t  expiry, probe;
+
+    expiry = e->last_seen + sh->params.max_age;
+
+    if (!(e->flags & NGX_HTTP_SCALE_PROBEABLE)) {
+        return expiry;
+    }
+
+    probe = now + sh->params.min_age;
+
+    if (e->last_seen + sh->params.min_age > probe) {
+        probe = e->last_seen + sh->params.min_age;
+    }
+
+    return (ngx_msec_int_t) (probe - expiry) < 0 ? probe : expiry;
+}
+
+
+/*
+ * Moves an entry across the boundary between the healthy prefix of the
+ * dense array (what /connect hands out) and the unhealthy rest.
+ */
+void
+ngx_http_scale_registry_set_health(ngx_http_scale_shctx_t *sh,
+    ngx_slab_pool_t *shpool, ngx_http_scale_entry_t *e, ngx_uint_t healthy)
+{
+    if (healthy) {
+        if (!(e->flags & NGX_HTTP_SCALE_UNHEALTHY)) {
+            return;
+        }
+
+        e->flags &= ~NGX_HTTP_SCALE_UNHEALTHY;
+        ngx_http_scale_dense_swap(shpool, sh, e->dense, sh->healthy);
+        sh->healthy++;
+        return;
+    }
+
+    if (e->flags & NGX_HTTP_SCALE_UNHEALTHY) {
+        return;
+    }
+
+    e->flags |= NGX_HTTP_SCALE_UNHEALTHY;
+    sh->healthy--;
+    ngx_http_scale_dense_swap(shpool, sh, e->dense, sh->healthy);
+}
+
+
+static u_char
+ngx_http_scale_identity_flags(ngx_http_scale_identity_t *ident)
+{
+    u_char  flags;
+
+    flags = 0;
+
+    if (ident->probeable) {
+        flags |= NGX_HTTP_SCALE_PROBEABLE;
+
+        if (ident->name_addr) {
+            flags |= NGX_HTTP_SCALE_NAME_ADDR;
+        }
+    }
+
+    return flags;
+}
+
+
+static void
+ngx_http_scale_dense_swap(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
+    ngx_uint_t i, ngx_uint_t j)
+{
+    uint32_t                 off;
+    ngx_http_scale_entry_t  *a, *b;
+
+    if (i == j) {
+        return;
+    }
+
+    a = ngx_http_scale_ptr(shpool, sh->dense[i]);
+    b = ngx_http_scale_ptr(shpool, sh->dense[j]);
+
+    off = sh->dense[i];
+    sh->dense[i] = sh->dense[j];
+    sh->dense[j] = off;
+
+    a->dense = j;
+    b->dense = i;
 }
 
 
@@ -222,6 +329,9 @@ ngx_http_scale_registry_replace(ngx_slab_pool_t *shpool,
 
     e->name_len = (u_char) name_len;
     e->addr_len = (u_char) ident->addr.len;
+    e->net = ident->net;
+    e->flags = (e->flags & NGX_HTTP_SCALE_UNHEALTHY)
+               | ngx_http_scale_identity_flags(ident);
 
     p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
     p = ngx_cpymem(p, ident->name.data, name_len);
@@ -259,7 +369,8 @@ ngx_http_scale_registry_touch(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t now)
 {
     e->last_seen = now;
-    ngx_http_scale_registry_set_due(shpool, sh, e, now + sh->params.min_age);
+    ngx_http_scale_registry_set_due(shpool, sh, e,
+                                    ngx_http_scale_registry_due(sh, e, now));
 }
 
 
@@ -292,6 +403,11 @@ ngx_http_scale_registry_remove(ngx_slab_pool_t *shpool,
     }
 
     *link = e->next;
+
+    if (!(e->flags & NGX_HTTP_SCALE_UNHEALTHY)) {
+        sh->healthy--;
+        ngx_http_scale_dense_swap(shpool, sh, e->dense, sh->healthy);
+    }
 
     last = sh->count - 1;
 
@@ -336,10 +452,10 @@ ngx_http_scale_registry_sample(ngx_slab_pool_t *shpool,
     uint32_t    pick[NGX_HTTP_SCALE_SUBSET_MAX], t;
     ngx_uint_t  m, n, i, j, skip;
 
-    m = sh->count;
+    m = sh->healthy;
     skip = m;
 
-    if (self) {
+    if (self && self->dense < m) {
         skip = self->dense;
         m--;
     }
@@ -382,6 +498,65 @@ ngx_http_scale_registry_sample(ngx_slab_pool_t *shpool,
     for (i = 0; i < n; i++) {
         t = pick[i] >= skip ? pick[i] + 1 : pick[i];
         out[i] = ngx_http_scale_ptr(shpool, sh->dense[t]);
+    }
+
+    return n;
+}
+
+
+/*
+ * Like sample(), but at most one entry per network (/24, /48) of the
+ * entries' addresses while other networks can be found: random draws
+ * with rejection, a bounded number of them, then plain distinct picks.
+ * Expected O(k^2) work, never O(N).
+ */
+ngx_uint_t
+ngx_http_scale_registry_sample_diverse(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *self, ngx_uint_t k,
+    ngx_http_scale_entry_t **out)
+{
+    uint32_t                 off, picked[NGX_HTTP_SCALE_SUBSET_MAX];
+    ngx_uint_t               m, n, i, tries, pass, diverse;
+    ngx_http_scale_entry_t  *e;
+
+    m = sh->healthy;
+
+    if (self && self->dense < m) {
+        m--;
+    }
+
+    k = ngx_min(k, ngx_min(m, NGX_HTTP_SCALE_SUBSET_MAX));
+
+    if (k == m) {
+        return ngx_http_scale_registry_sample(shpool, sh, self, k, out);
+    }
+
+    n = 0;
+
+    for (pass = 0; pass < 2 && n < k; pass++) {
+        diverse = (pass == 0);
+
+        for (tries = 8 * k + 32; tries && n < k; tries--) {
+            off = sh->dense[ngx_http_scale_random_below(sh->healthy)];
+            e = ngx_http_scale_ptr(shpool, off);
+
+            if (e == self) {
+                continue;
+            }
+
+            for (i = 0; i < n; i++) {
+                if (picked[i] == off
+                    || (diverse && e->net && out[i]->net == e->net))
+                {
+                    break;
+                }
+            }
+
+            if (i == n) {
+                picked[n] = off;
+                out[n++] = e;
+            }
+        }
     }
 
     return n;
@@ -436,6 +611,18 @@ ngx_http_scale_registry_check(ngx_slab_pool_t *shpool,
                               "%ui entries", sh->count);
                 return errors + 1;
             }
+        }
+    }
+
+    for (i = 0; i < sh->count; i++) {
+        e = ngx_http_scale_ptr(shpool, sh->dense[i]);
+
+        if ((i < sh->healthy) == !!(e->flags & NGX_HTTP_SCALE_UNHEALTHY)) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "scale registry: \"%*s\" on the wrong side of "
+                          "the healthy partition", (size_t) e->id_len,
+                          e->data);
+            errors++;
         }
     }
 

@@ -23,7 +23,10 @@ typedef struct {
     ngx_str_t                   id;
     ngx_str_t                   name;
     ngx_str_t                   addr;
+    uint32_t                    net;           /* see entry->net */
     unsigned                    json:1;
+    unsigned                    probeable:1;   /* an IP:port to probe */
+    unsigned                    name_addr:1;   /* ... which is the name */
 } ngx_http_scale_identity_t;
 
 
@@ -39,6 +42,13 @@ ngx_http_scale_entry_t *ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
 ngx_http_scale_entry_t *ngx_http_scale_registry_replace(
     ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
     ngx_http_scale_entry_t *old, ngx_http_scale_identity_t *ident);
+ngx_msec_t ngx_http_scale_registry_due(ngx_http_scale_shctx_t *sh,
+    ngx_http_scale_entry_t *e, ngx_msec_t now);
+void ngx_http_scale_registry_set_health(ngx_http_scale_shctx_t *sh,
+    ngx_slab_pool_t *shpool, ngx_http_scale_entry_t *e, ngx_uint_t healthy);
+ngx_uint_t ngx_http_scale_registry_sample_diverse(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *self, ngx_uint_t k,
+    ngx_http_scale_entry_t **out);
 void ngx_http_scale_registry_touch(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t now);
 void ngx_http_scale_registry_set_due(ngx_slab_pool_t *shpool,

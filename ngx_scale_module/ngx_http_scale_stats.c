@@ -74,7 +74,10 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     size_t                          used;
     json_t                         *root, *zone, *cnt, *conf, *workers, *w;
     json_t                         *lat, *le, *counts;
+    json_t                         *health;
     ngx_uint_t                      i, count, capacity, heap, nworkers;
+    ngx_uint_t                      healthy, brake;
+    ngx_http_scale_health_stats_t  *hs;
     ngx_http_scale_shctx_t         *sh;
     ngx_http_scale_params_t         params;
     ngx_http_scale_counters_t      *c;
@@ -86,6 +89,8 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     count = sh->count;
+    healthy = sh->healthy;
+    brake = sh->brake_on;
     capacity = sh->capacity;
     heap = sh->count;
     params = sh->params;
@@ -155,6 +160,31 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     ngx_http_scale_json_set(cnt, "full", c->full);
     json_object_set_new(root, "counters", cnt);
 
+    health = json_object();
+    if (health == NULL) {
+        json_decref(root);
+        json_decref(conf);
+        json_decref(workers);
+        json_decref(lat);
+        json_decref(le);
+        json_decref(counts);
+        return NULL;
+    }
+
+    hs = &sh->health;
+    ngx_http_scale_json_set(health, "healthy", healthy);
+    ngx_http_scale_json_set(health, "unhealthy", count - healthy);
+    ngx_http_scale_json_set(health, "probes_started", hs->started);
+    ngx_http_scale_json_set(health, "probes_passed", hs->passed);
+    ngx_http_scale_json_set(health, "probes_failed", hs->failed);
+    ngx_http_scale_json_set(health, "probes_timed_out", hs->timed_out);
+    ngx_http_scale_json_set(health, "probes_in_flight", hs->in_flight);
+    ngx_http_scale_json_set(health, "evicted_age", hs->evicted_age);
+    ngx_http_scale_json_set(health, "evicted_failure", hs->evicted_failure);
+    ngx_http_scale_json_set(health, "alive", hs->alive);
+    json_object_set_new(health, "brake", json_boolean(brake));
+    json_object_set_new(root, "health", health);
+
     for (i = 0; i < NGX_HTTP_SCALE_LATENCY_BUCKETS; i++) {
         json_array_append_new(le,
                               i + 1 < NGX_HTTP_SCALE_LATENCY_BUCKETS
@@ -185,6 +215,8 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     ngx_http_scale_json_set(conf, "health_concurrency",
                             params.health_concurrency);
     ngx_http_scale_json_set(conf, "eviction_brake", params.eviction_brake);
+    json_object_set_new(conf, "subset_diversity",
+                        json_boolean(params.subset_diversity));
     json_object_set_new(root, "config", conf);
 
     nworkers = ngx_min(nworkers, NGX_HTTP_SCALE_WORKERS_MAX);
