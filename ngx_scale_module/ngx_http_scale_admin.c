@@ -381,6 +381,7 @@ ngx_http_scale_admin_manager(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_scale_admin_main_conf_t  *amcf = conf;
 
+    u_char       c;
     ngx_str_t   *value;
     ngx_uint_t   i;
 
@@ -395,8 +396,10 @@ ngx_http_scale_admin_manager(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     for (i = 0; i < value[1].len; i++) {
-        if (!(ngx_isalnum(value[1].data[i])
-              || ngx_strchr("/-_.~", value[1].data[i])))
+        c = value[1].data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || ngx_strchr("/-_.~", c)))
         {
             return "may hold letters, digits and \"/-_.~\" only";
         }

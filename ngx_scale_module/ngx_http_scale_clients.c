@@ -187,8 +187,7 @@ ngx_http_scale_clients_args(ngx_http_request_t *r,
         return ngx_http_scale_clients_bad(r, "q", "q: too long");
     }
 
-    /* what a name may hold, and more, but nothing a JSON string or a
-     * log line would have to escape */
+    /* all a name may hold and a little more; always valid UTF-8 */
     for (i = 0; i < pg->q.len; i++) {
         if (pg->q.data[i] <= ' ' || pg->q.data[i] >= 0x7f) {
             return ngx_http_scale_clients_bad(r, "q",
@@ -356,8 +355,10 @@ ngx_http_scale_clients_json(ngx_http_scale_clients_page_t *pg)
     ngx_http_scale_clients_set(doc, "total", pg->total);
     ngx_http_scale_clients_set(doc, "offset", pg->offset);
     ngx_http_scale_clients_set(doc, "limit", pg->limit);
-    json_object_set_new(doc, "q", json_stringn((char *) pg->q.data,
-                                               pg->q.len));
+    json_object_set_new(doc, "q", pg->q.len
+                                  ? json_stringn((char *) pg->q.data,
+                                                 pg->q.len)
+                                  : json_string(""));
     ngx_http_scale_clients_set(doc, "scanned", pg->scanned);
     ngx_http_scale_clients_set(doc, "scan_budget",
                                pg->q.len ? NGX_HTTP_SCALE_CLIENTS_SCAN

@@ -33,7 +33,7 @@ static void ngx_http_scale_delete_body(ngx_http_request_t *r);
 static void ngx_http_scale_body_done(ngx_http_request_t *r,
     ngx_http_scale_body_pt handler, ngx_uint_t is_connect);
 static ngx_int_t ngx_http_scale_identity(ngx_http_request_t *r,
-    ngx_http_scale_identity_t *ident);
+    ngx_http_scale_identity_t *ident, ngx_int_t *answered);
 static ngx_int_t ngx_http_scale_connect(ngx_http_request_t *r,
     ngx_http_scale_identity_t *ident);
 static ngx_int_t ngx_http_scale_delete(ngx_http_request_t *r,
@@ -207,9 +207,7 @@ ngx_http_scale_body_done(ngx_http_request_t *r,
     smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
     ctx = smcf->shm_zone->data;
 
-    rc = ngx_http_scale_identity(r, &ident);
-
-    if (rc == NGX_OK) {
+    if (ngx_http_scale_identity(r, &ident, &rc) == NGX_OK) {
         rc = handler(r, &ident);
     }
 
@@ -225,11 +223,13 @@ ngx_http_scale_body_done(ngx_http_request_t *r,
 
 /*
  * Gathers the body (memory, or a temporary file when the client body
- * buffer is small) and parses it; answers 400/413 itself.
+ * buffer is small) and parses it.  NGX_OK: ident is ready.  Otherwise
+ * the request was answered (400, 413, 500) and *answered holds the code
+ * to finalize it with.
  */
 static ngx_int_t
 ngx_http_scale_identity(ngx_http_request_t *r,
-    ngx_http_scale_identity_t *ident)
+    ngx_http_scale_identity_t *ident, ngx_int_t *answered)
 {
     off_t                         len;
     u_char                       *body, *p, *reason;
@@ -254,13 +254,16 @@ ngx_http_scale_identity(ngx_http_request_t *r,
     if (len > (off_t) smcf->body_max) {
         (void) ngx_atomic_fetch_add(&ctx->sh->counters.rejected, 1);
         r->keepalive = 0;
-        return ngx_http_scale_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+        *answered = ngx_http_scale_send_error(r,
+                                         NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                          "request body is too large");
+        return NGX_DECLINED;
     }
 
     body = ngx_pnalloc(r->pool, len + 1);
     if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *answered = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     p = body;
@@ -273,7 +276,8 @@ ngx_http_scale_identity(ngx_http_request_t *r,
                 n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
                                   b->file_pos);
                 if (n != b->file_last - b->file_pos) {
-                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                    *answered = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                    return NGX_DECLINED;
                 }
 
                 p += n;
@@ -287,13 +291,15 @@ ngx_http_scale_identity(ngx_http_request_t *r,
     rc = ngx_http_scale_identity_parse(r->pool, body, p - body, ident,
                                        &reason);
     if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *answered = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     if (rc == NGX_DECLINED) {
         (void) ngx_atomic_fetch_add(&ctx->sh->counters.rejected, 1);
-        return ngx_http_scale_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                         (const char *) reason);
+        *answered = ngx_http_scale_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                              (const char *) reason);
+        return NGX_DECLINED;
     }
 
     return NGX_OK;

@@ -363,14 +363,27 @@ ngx_http_scale_registry_replace(ngx_slab_pool_t *shpool,
 }
 
 
-/* a refresh: the client was seen now; its next check moves with it */
+/*
+ * A refresh: the client was seen now, so its next probe moves later;
+ * but an unhealthy client keeps its probe date, since only a passed
+ * probe can show it reachable again.
+ */
 void
 ngx_http_scale_registry_touch(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t now)
 {
+    ngx_msec_t  due;
+
     e->last_seen = now;
-    ngx_http_scale_registry_set_due(shpool, sh, e,
-                                    ngx_http_scale_registry_due(sh, e, now));
+    due = ngx_http_scale_registry_due(sh, e, now);
+
+    if ((e->flags & NGX_HTTP_SCALE_UNHEALTHY)
+        && (ngx_msec_int_t) (e->due - due) < 0)
+    {
+        return;
+    }
+
+    ngx_http_scale_registry_set_due(shpool, sh, e, due);
 }
 
 
