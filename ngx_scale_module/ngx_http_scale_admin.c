@@ -103,20 +103,32 @@ ngx_module_t  ngx_http_scale_admin_module = {
 };
 
 
+/* NGX_OK when the request may act as admin, NGX_DECLINED otherwise */
+ngx_int_t
+ngx_http_scale_admin_allowed(ngx_http_request_t *r)
+{
+    const char  *reason, *challenge;
+
+    return ngx_http_scale_admin_verdict(r, &reason, &challenge) == NGX_OK
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
 /*
- * NGX_OK when the request may act as admin; otherwise the 401/403 JSON
- * answer has been sent (the body discarded) and its code is returned,
- * for the content handler to return in turn.
+ * Sends the 401/403 JSON answer (the body discarded) to a request that
+ * ngx_http_scale_admin_allowed() refused; a content handler returns what
+ * this returns.
  */
 ngx_int_t
-ngx_http_scale_admin_check(ngx_http_request_t *r)
+ngx_http_scale_admin_refuse(ngx_http_request_t *r)
 {
     ngx_int_t    rc;
     const char  *reason, *challenge;
 
     rc = ngx_http_scale_admin_verdict(r, &reason, &challenge);
     if (rc == NGX_OK) {
-        return NGX_OK;
+        rc = NGX_HTTP_FORBIDDEN;
+        reason = "forbidden";
     }
 
     return ngx_http_scale_admin_deny(r, rc, reason, challenge);
@@ -228,7 +240,6 @@ ngx_http_scale_admin_mode(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_scale_admin_access(ngx_http_request_t *r)
 {
-    ngx_int_t                         rc;
     const char                       *reason, *challenge;
     ngx_http_core_loc_conf_t         *clcf;
     ngx_http_scale_admin_loc_conf_t  *alcf;
@@ -245,13 +256,11 @@ ngx_http_scale_admin_access(ngx_http_request_t *r)
         return ngx_http_scale_admin_verdict(r, &reason, &challenge);
     }
 
-    rc = ngx_http_scale_admin_check(r);
-
-    if (rc == NGX_OK) {
+    if (ngx_http_scale_admin_allowed(r) == NGX_OK) {
         return NGX_OK;
     }
 
-    ngx_http_finalize_request(r, rc);
+    ngx_http_finalize_request(r, ngx_http_scale_admin_refuse(r));
 
     return NGX_DONE;
 }

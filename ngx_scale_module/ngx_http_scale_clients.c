@@ -33,6 +33,8 @@ typedef struct {
     ngx_msec_t                  last_seen;
     ngx_msec_t                  due;
     uint32_t                    created;
+    ngx_uint_t                  flags;
+    ngx_uint_t                  fails;
 } ngx_http_scale_client_t;
 
 
@@ -45,21 +47,24 @@ typedef struct {
     ngx_uint_t                  next;      /* total: none */
     ngx_uint_t                  n;
     ngx_http_scale_client_t    *clients;
+    const char                 *field;     /* the bad argument */
+    const char                 *reason;
 } ngx_http_scale_clients_page_t;
 
 
 static ngx_int_t ngx_http_scale_clients_args(ngx_http_request_t *r,
     ngx_http_scale_clients_page_t *pg);
 static ngx_int_t ngx_http_scale_clients_number(ngx_http_request_t *r,
-    const char *name, ngx_uint_t min, ngx_uint_t max, ngx_uint_t *value);
-static ngx_int_t ngx_http_scale_clients_bad(ngx_http_request_t *r,
-    const char *field, const char *reason);
+    ngx_http_scale_clients_page_t *pg, const char *name, ngx_uint_t min,
+    ngx_uint_t max, ngx_uint_t *value);
 static ngx_uint_t ngx_http_scale_clients_match(ngx_http_scale_entry_t *e,
     ngx_str_t *q);
 static ngx_uint_t ngx_http_scale_clients_has(u_char *s, size_t len,
     ngx_str_t *q);
 static void ngx_http_scale_clients_copy(ngx_http_scale_entry_t *e,
     ngx_http_scale_client_t *c, u_char **p);
+static const char *ngx_http_scale_clients_health(
+    ngx_http_scale_client_t *c);
 static json_t *ngx_http_scale_clients_json(ngx_http_scale_clients_page_t *pg);
 
 
@@ -87,8 +92,18 @@ ngx_http_scale_clients_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_scale_clients_args(r, &pg);
-    if (rc != NGX_OK) {
-        return rc;
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        doc = json_pack("{s:s,s:s}", "error", pg.reason, "field", pg.field);
+        if (doc == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_scale_send_json(r, NGX_HTTP_BAD_REQUEST, doc);
     }
 
     /* room for the worst case, taken before the lock */
@@ -134,7 +149,10 @@ ngx_http_scale_clients_handler(ngx_http_request_t *r)
 }
 
 
-/* offset (default 0), limit (1..100, default 20), q (a substring) */
+/*
+ * offset (default 0), limit (1..100, default 20), q (a substring).
+ * NGX_DECLINED names the bad argument in pg->field and pg->reason.
+ */
 static ngx_int_t
 ngx_http_scale_clients_args(ngx_http_request_t *r,
     ngx_http_scale_clients_page_t *pg)
@@ -148,13 +166,16 @@ ngx_http_scale_clients_args(ngx_http_request_t *r,
     pg->limit = NGX_HTTP_SCALE_CLIENTS_LIMIT;
     ngx_str_null(&pg->q);
 
-    rc = ngx_http_scale_clients_number(r, "offset", 0, 0x7fffffff,
+    pg->field = "q";
+    pg->reason = "q: too long";
+
+    rc = ngx_http_scale_clients_number(r, pg, "offset", 0, 0x7fffffff,
                                        &pg->offset);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_http_scale_clients_number(r, "limit", 1,
+    rc = ngx_http_scale_clients_number(r, pg, "limit", 1,
                                        NGX_HTTP_SCALE_CLIENTS_MAX,
                                        &pg->limit);
     if (rc != NGX_OK) {
@@ -168,12 +189,12 @@ ngx_http_scale_clients_args(ngx_http_request_t *r,
     }
 
     if (value.len > 3 * NGX_HTTP_SCALE_NAME_MAX) {
-        return ngx_http_scale_clients_bad(r, "q", "q: too long");
+        return NGX_DECLINED;
     }
 
     dst = ngx_pnalloc(r->pool, value.len);
     if (dst == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     pg->q.data = dst;
@@ -184,14 +205,14 @@ ngx_http_scale_clients_args(ngx_http_request_t *r,
     pg->q.len = dst - pg->q.data;
 
     if (pg->q.len > NGX_HTTP_SCALE_NAME_MAX) {
-        return ngx_http_scale_clients_bad(r, "q", "q: too long");
+        return NGX_DECLINED;
     }
 
     /* all a name may hold and a little more; always valid UTF-8 */
     for (i = 0; i < pg->q.len; i++) {
         if (pg->q.data[i] <= ' ' || pg->q.data[i] >= 0x7f) {
-            return ngx_http_scale_clients_bad(r, "q",
-                       "q: printable ASCII only, no spaces");
+            pg->reason = "q: printable ASCII only, no spaces";
+            return NGX_DECLINED;
         }
     }
 
@@ -202,8 +223,9 @@ ngx_http_scale_clients_args(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_scale_clients_number(ngx_http_request_t *r, const char *name,
-    ngx_uint_t min, ngx_uint_t max, ngx_uint_t *value)
+ngx_http_scale_clients_number(ngx_http_request_t *r,
+    ngx_http_scale_clients_page_t *pg, const char *name, ngx_uint_t min,
+    ngx_uint_t max, ngx_uint_t *value)
 {
     u_char     *p;
     ngx_int_t   n;
@@ -220,33 +242,21 @@ ngx_http_scale_clients_number(ngx_http_request_t *r, const char *name,
     if (n == NGX_ERROR || (ngx_uint_t) n < min || (ngx_uint_t) n > max) {
         p = ngx_pnalloc(r->pool, 80);
         if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         ngx_sprintf(p, "%s: must be an integer from %ui to %ui%Z",
                     name, min, max);
 
-        return ngx_http_scale_clients_bad(r, name, (char *) p);
+        pg->field = name;
+        pg->reason = (char *) p;
+
+        return NGX_DECLINED;
     }
 
     *value = n;
 
     return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_scale_clients_bad(ngx_http_request_t *r, const char *field,
-    const char *reason)
-{
-    json_t  *doc;
-
-    doc = json_pack("{s:s,s:s}", "error", reason, "field", field);
-    if (doc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_scale_send_json(r, NGX_HTTP_BAD_REQUEST, doc);
 }
 
 
@@ -288,6 +298,28 @@ ngx_http_scale_clients_copy(ngx_http_scale_entry_t *e,
     c->last_seen = e->last_seen;
     c->due = e->due;
     c->created = e->created;
+    c->flags = e->flags;
+    c->fails = e->fails;
+}
+
+
+/* "unprobed": no IP:port to probe, the client lives by refreshes */
+static const char *
+ngx_http_scale_clients_health(ngx_http_scale_client_t *c)
+{
+    if (c->flags & NGX_HTTP_SCALE_UNHEALTHY) {
+        return "unhealthy";
+    }
+
+    if (!(c->flags & NGX_HTTP_SCALE_PROBEABLE)) {
+        return "unprobed";
+    }
+
+    if (!(c->flags & NGX_HTTP_SCALE_PROBED)) {
+        return "pending";
+    }
+
+    return "healthy";
 }
 
 
@@ -348,6 +380,10 @@ ngx_http_scale_clients_json(ngx_http_scale_clients_page_t *pg)
 
         due = (ngx_msec_int_t) (c->due - msec);
         ngx_http_scale_clients_set(o, "next_check_ms", due > 0 ? due : 0);
+
+        json_object_set_new(o, "health",
+                            json_string(ngx_http_scale_clients_health(c)));
+        ngx_http_scale_clients_set(o, "fails", c->fails);
 
         json_array_append_new(arr, o);
     }

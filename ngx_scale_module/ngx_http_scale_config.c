@@ -19,7 +19,8 @@ typedef struct {
     size_t                      offset;
     json_int_t                  min;
     json_int_t                  max;
-    ngx_uint_t                  scale;     /* stored value per unit */
+    ngx_uint_t                  scale;     /* stored value per unit; */
+                                           /* 0: a JSON boolean */
 } ngx_http_scale_config_field_t;
 
 
@@ -86,6 +87,10 @@ static ngx_http_scale_config_field_t  ngx_http_scale_config_fields[] = {
     { "eviction_brake", offsetof(ngx_http_scale_params_t, eviction_brake),
       0, 100, 1 },
 
+    { "subset_diversity",
+      offsetof(ngx_http_scale_params_t, subset_diversity),
+      0, 1, 0 },
+
     { NULL, 0, 0, 0, 0 }
 };
 
@@ -124,9 +129,8 @@ ngx_http_scale_config_post(ngx_http_request_t *r)
     ngx_str_t                   *type;
     ngx_http_scale_main_conf_t  *smcf;
 
-    rc = ngx_http_scale_admin_check(r);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_scale_admin_allowed(r) != NGX_OK) {
+        return ngx_http_scale_admin_refuse(r);
     }
 
     type = r->headers_in.content_type ? &r->headers_in.content_type->value
@@ -286,6 +290,15 @@ ngx_http_scale_config_apply(ngx_http_request_t *r, json_t *body)
             return ngx_http_scale_config_invalid(r, key, "unknown field");
         }
 
+        if (f->scale == 0) {
+            if (!json_is_boolean(v)) {
+                return ngx_http_scale_config_invalid(r, f->name,
+                           "%s: must be true or false", f->name);
+            }
+
+            continue;
+        }
+
         if (!json_is_integer(v)) {
             return ngx_http_scale_config_invalid(r, f->name,
                        "%s: must be an integer from %L to %L",
@@ -312,10 +325,13 @@ ngx_http_scale_config_apply(ngx_http_request_t *r, json_t *body)
     for (f = ngx_http_scale_config_fields; f->name; f++) {
         v = json_object_get(body, f->name);
 
-        if (v) {
-            ngx_http_scale_config_param(&params, f) =
-                (ngx_uint_t) json_integer_value(v) * f->scale;
+        if (v == NULL) {
+            continue;
         }
+
+        ngx_http_scale_config_param(&params, f) =
+            f->scale ? (ngx_uint_t) json_integer_value(v) * f->scale
+                     : (ngx_uint_t) json_is_true(v);
     }
 
     ok = (params.min_age < params.max_age);
@@ -413,7 +429,9 @@ ngx_http_scale_config_send(ngx_http_request_t *r, ngx_uint_t status)
         file = ngx_http_scale_config_param(&smcf->params, f);
 
         json_object_set_new(conf, f->name,
-                            json_integer((json_int_t) (value / f->scale)));
+                            f->scale
+                            ? json_integer((json_int_t) (value / f->scale))
+                            : json_boolean(value));
 
         if (value != file) {
             json_array_append_new(over, json_string(f->name));

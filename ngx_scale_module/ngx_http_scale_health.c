@@ -42,6 +42,7 @@ typedef struct {
 
 
 static void ngx_http_scale_health_tick(ngx_event_t *ev);
+static void ngx_http_scale_health_refill(ngx_event_t *ev);
 static void ngx_http_scale_cleanup_tick(ngx_event_t *ev);
 static ngx_uint_t ngx_http_scale_health_take(ngx_http_scale_zone_ctx_t *ctx,
     ngx_msec_t now, ngx_uint_t budget, ngx_http_scale_claim_t *claims);
@@ -63,7 +64,9 @@ static void ngx_http_scale_probe_close(ngx_http_scale_probe_t *pr);
 static ngx_event_t                  ngx_http_scale_health_timer;
 static ngx_event_t                  ngx_http_scale_cleanup_timer;
 static ngx_queue_t                  ngx_http_scale_probes;
+static ngx_event_t                  ngx_http_scale_refill_event;
 static ngx_uint_t                   ngx_http_scale_in_flight;
+static ngx_uint_t                   ngx_http_scale_backlog;
 static ngx_http_scale_main_conf_t  *ngx_http_scale_health_conf;
 static ngx_http_scale_claim_t       ngx_http_scale_claims[
                                         NGX_HTTP_SCALE_CLAIMS_MAX];
@@ -85,6 +88,11 @@ ngx_http_scale_health_init_process(ngx_cycle_t *cycle,
     ev->log = cycle->log;
     ev->cancelable = 1;
     ngx_add_timer(ev, 1 + ngx_random() % smcf->params.health_interval);
+
+    ev = &ngx_http_scale_refill_event;
+    ev->handler = ngx_http_scale_health_refill;
+    ev->data = smcf;
+    ev->log = cycle->log;
 
     ev = &ngx_http_scale_cleanup_timer;
     ev->handler = ngx_http_scale_cleanup_tick;
@@ -108,6 +116,12 @@ ngx_http_scale_health_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_http_scale_backlog = 0;
+
+    if (ngx_http_scale_refill_event.posted) {
+        ngx_delete_posted_event(&ngx_http_scale_refill_event);
+    }
+
     while (!ngx_queue_empty(&ngx_http_scale_probes)) {
         q = ngx_queue_head(&ngx_http_scale_probes);
         pr = ngx_queue_data(q, ngx_http_scale_probe_t, queue);
@@ -119,7 +133,6 @@ ngx_http_scale_health_exit_process(ngx_cycle_t *cycle)
 static void
 ngx_http_scale_health_tick(ngx_event_t *ev)
 {
-    ngx_uint_t                   i, n, budget;
     ngx_msec_t                   interval;
     ngx_http_scale_zone_ctx_t   *ctx;
     ngx_http_scale_main_conf_t  *smcf;
@@ -131,6 +144,30 @@ ngx_http_scale_health_tick(ngx_event_t *ev)
     smcf = ev->data;
     ctx = smcf->shm_zone->data;
 
+    ngx_http_scale_health_refill(ev);
+
+    interval = ctx->sh->params.health_interval;
+    ngx_add_timer(ev, interval ? interval : 100);
+}
+
+
+/*
+ * Claims as many due entries as the concurrency allows and probes them.
+ * Called by the tick, and as a posted event when probes finish while
+ * due entries wait, so throughput follows probe latency, not the tick.
+ */
+static void
+ngx_http_scale_health_refill(ngx_event_t *ev)
+{
+    ngx_uint_t                   i, n, budget;
+    ngx_http_scale_zone_ctx_t   *ctx;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ctx = ngx_http_scale_health_conf->shm_zone->data;
+
     budget = ctx->sh->params.health_concurrency;
     budget = budget > ngx_http_scale_in_flight
              ? budget - ngx_http_scale_in_flight : 0;
@@ -139,12 +176,11 @@ ngx_http_scale_health_tick(ngx_event_t *ev)
     n = ngx_http_scale_health_take(ctx, ngx_current_msec, budget,
                                    ngx_http_scale_claims);
 
+    ngx_http_scale_backlog = (budget && n == budget);
+
     for (i = 0; i < n; i++) {
         ngx_http_scale_probe_start(&ngx_http_scale_claims[i], ev->log);
     }
-
-    interval = ctx->sh->params.health_interval;
-    ngx_add_timer(ev, interval ? interval : 100);
 }
 
 
@@ -602,4 +638,10 @@ ngx_http_scale_probe_close(ngx_http_scale_probe_t *pr)
 
     ngx_close_connection(pr->pc.connection);
     ngx_destroy_pool(pr->pool);
+
+    if (ngx_http_scale_backlog && !ngx_http_scale_refill_event.posted
+        && ngx_http_scale_in_flight <= ctx->sh->params.health_concurrency / 2)
+    {
+        ngx_post_event(&ngx_http_scale_refill_event, &ngx_posted_events);
+    }
 }

@@ -31,10 +31,22 @@ typedef struct {
 } ngx_http_scale_metric_t;
 
 
+/* a key of the health object: its type, and a label for a family */
+typedef struct {
+    const char                 *key;
+    const char                 *name;
+    const char                 *type;
+    const char                 *label;
+    const char                 *help;
+} ngx_http_scale_health_metric_t;
+
+
 static void ngx_http_scale_metrics_gauges(ngx_http_scale_metrics_buf_t *b,
     json_t *obj, ngx_http_scale_metric_t *m);
 static void ngx_http_scale_metrics_counters(ngx_http_scale_metrics_buf_t *b,
     json_t *obj);
+static void ngx_http_scale_metrics_health(ngx_http_scale_metrics_buf_t *b,
+    json_t *health);
 static void ngx_http_scale_metrics_latency(ngx_http_scale_metrics_buf_t *b,
     json_t *lat);
 static void ngx_http_scale_metrics_workers(ngx_http_scale_metrics_buf_t *b,
@@ -85,6 +97,34 @@ static ngx_http_scale_metric_t  ngx_http_scale_metrics_counts[] = {
     { "full", "ngx_scale_registry_full_total",
       "New clients refused because the registry was full (503)." },
     { NULL, NULL, NULL }
+};
+
+
+/* series of one family are adjacent: one HELP and TYPE for both reasons */
+static ngx_http_scale_health_metric_t  ngx_http_scale_health_keys[] = {
+    { "healthy", "ngx_scale_clients_healthy", "gauge", NULL,
+      "Clients handed out in subsets." },
+    { "unhealthy", "ngx_scale_clients_unhealthy", "gauge", NULL,
+      "Clients that failed their probes and are not handed out." },
+    { "probes_started", "ngx_scale_probes_started_total", "counter", NULL,
+      "Health probes started." },
+    { "probes_passed", "ngx_scale_probes_passed_total", "counter", NULL,
+      "Health probes answered 2xx in time." },
+    { "probes_failed", "ngx_scale_probes_failed_total", "counter", NULL,
+      "Health probes that failed (refused, not 2xx)." },
+    { "probes_timed_out", "ngx_scale_probes_timed_out_total", "counter",
+      NULL, "Health probes that timed out." },
+    { "probes_in_flight", "ngx_scale_probes_in_flight", "gauge", NULL,
+      "Health probes under way." },
+    { "evicted_age", "ngx_scale_evictions_total", "counter",
+      "reason=\"age\"", "Clients evicted, by reason." },
+    { "evicted_failure", "ngx_scale_evictions_total", "counter",
+      "reason=\"failure\"", "Clients evicted, by reason." },
+    { "alive", "ngx_scale_alive_requests_total", "counter", NULL,
+      "POST /alive heartbeats." },
+    { "brake", "ngx_scale_eviction_brake_engaged", "gauge", NULL,
+      "1 while the eviction brake holds evictions by failure." },
+    { NULL, NULL, NULL, NULL, NULL }
 };
 
 
@@ -149,6 +189,7 @@ ngx_http_scale_metrics_handler(ngx_http_request_t *r)
     ngx_http_scale_metrics_gauges(&b, json_object_get(doc, "zone"),
                                   ngx_http_scale_metrics_zone);
     ngx_http_scale_metrics_counters(&b, json_object_get(doc, "counters"));
+    ngx_http_scale_metrics_health(&b, json_object_get(doc, "health"));
     ngx_http_scale_metrics_latency(&b, json_object_get(doc,
                                                       "connect_latency"));
     ngx_http_scale_metrics_workers(&b, ctx->sh);
@@ -218,6 +259,51 @@ ngx_http_scale_metrics_counters(ngx_http_scale_metrics_buf_t *b,
             "# HELP ngx_scale_%s_total The \"%s\" counter of /status.\n"
             "# TYPE ngx_scale_%s_total counter\nngx_scale_%s_total %L\n",
             key, key, key, key, (int64_t) json_integer_value(v));
+    }
+}
+
+
+/* probes, evictions and the brake; an unknown key is left out */
+static void
+ngx_http_scale_metrics_health(ngx_http_scale_metrics_buf_t *b,
+    json_t *health)
+{
+    json_t                          *v;
+    int64_t                          n;
+    const char                      *last;
+    ngx_http_scale_health_metric_t  *m;
+
+    if (!json_is_object(health)) {
+        return;
+    }
+
+    last = NULL;
+
+    for (m = ngx_http_scale_health_keys; m->key; m++) {
+        v = json_object_get(health, m->key);
+
+        if (json_is_integer(v)) {
+            n = json_integer_value(v);
+
+        } else if (json_is_boolean(v)) {
+            n = json_is_true(v);
+
+        } else {
+            continue;
+        }
+
+        if (last == NULL || ngx_strcmp(last, m->name) != 0) {
+            ngx_http_scale_metrics_head(b, m->name, m->type, m->help);
+            last = m->name;
+        }
+
+        if (m->label) {
+            ngx_http_scale_metrics_printf(b, "%s{%s} %L\n", m->name,
+                                          m->label, n);
+
+        } else {
+            ngx_http_scale_metrics_printf(b, "%s %L\n", m->name, n);
+        }
     }
 }
 

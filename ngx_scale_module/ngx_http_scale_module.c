@@ -201,6 +201,34 @@ static ngx_command_t  ngx_http_scale_commands[] = {
       0,
       ngx_http_scale_health_handler },
 
+    { ngx_string("scale_status_page"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scale_handler,
+      0,
+      0,
+      ngx_http_scale_page_handler },
+
+    { ngx_string("scale_config"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scale_handler,
+      0,
+      0,
+      ngx_http_scale_config_handler },
+
+    { ngx_string("scale_clients"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scale_handler,
+      0,
+      0,
+      ngx_http_scale_clients_handler },
+
+    { ngx_string("scale_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scale_handler,
+      0,
+      0,
+      ngx_http_scale_metrics_handler },
+
       ngx_null_command
 };
 

@@ -216,5 +216,19 @@ uint64_t ngx_http_scale_stats_usec(void);
 void *ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     ngx_str_t *zone_name);
 
+/* the dashboard: ngx_http_scale_{page,config,clients,metrics,admin}.c */
+ngx_int_t ngx_http_scale_page_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_config_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_clients_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_metrics_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, u_char *data, size_t len);
+ngx_int_t ngx_http_scale_not_allowed_json(ngx_http_request_t *r,
+    const char *allow);
+ngx_int_t ngx_http_scale_admin_allowed(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_admin_refuse(ngx_http_request_t *r);
+ngx_str_t *ngx_http_scale_admin_manager_uri(ngx_http_request_t *r);
+const char *ngx_http_scale_admin_mode(ngx_http_request_t *r);
+
 
 #endif /* _NGX_HTTP_SCALE_MODULE_H_INCLUDED_ */

@@ -170,10 +170,9 @@ const SERIES = {
   deletes: ['counters.deletes'],
   e429: ['counters.rate_limited'],
   e5xx: ['counters.full'],
-  probes: ['counters.probes', 'counters.probes_started', 'health.probes',
-           'health.probes_started', 'health.started'],
-  probeFailures: ['counters.probe_failures', 'counters.probes_failed',
-                  'health.failed', 'health.probes_failed']
+  probes: ['health.probes_started'],
+  probeFailed: ['health.probes_failed'],
+  probeTimedOut: ['health.probes_timed_out']
 };
 
 function rates(prev, cur, dt) {
@@ -189,6 +188,9 @@ function rates(prev, cur, dt) {
     e4 += delta(prev, cur, [p]) || 0;
   }
   r.e4xx = e4 / dt;
+  if (r.probes !== undefined) {
+    r.probeFailures = (r.probeFailed || 0) + (r.probeTimedOut || 0);
+  }
   return r;
 }
 
@@ -237,8 +239,8 @@ function renderCards(st, r) {
   setText('clients-total', fmtInt(num(st.clients)));
   setText('clients-capacity', fmtInt(num(st.capacity)));
 
-  const healthy = pick(st, ['healthy', 'health.healthy']);
-  const unhealthy = pick(st, ['unhealthy', 'health.unhealthy']);
+  const healthy = pick(st, ['health.healthy']);
+  const unhealthy = pick(st, ['health.unhealthy']);
   show('[data-needs="health"]', healthy !== undefined);
   setText('clients-healthy', fmtInt(healthy));
   setText('clients-unhealthy', fmtInt(unhealthy));
@@ -250,12 +252,17 @@ function renderCards(st, r) {
   setText('rate-429', fmtRate(r.e429));
   setText('rate-5xx', fmtRate(r.e5xx));
 
-  show('[data-needs="probes"]', r.probes !== undefined);
+  show('[data-needs="probes"]',
+       pick(st, ['health.probes_started']) !== undefined);
   setText('rate-probes', fmtRate(r.probes));
   setText('rate-probe-failures', fmtRate(r.probeFailures));
-  setText('evictions', fmtInt(pick(st, [
-    'counters.evictions', 'health.evictions',
-    'health.evictions_total'])));
+  const evAge = pick(st, ['health.evicted_age']);
+  const evFail = pick(st, ['health.evicted_failure']);
+  setText('evictions', evAge === undefined ? '–'
+          : fmtInt(evAge + (evFail || 0)) + ' (' + fmtInt(evAge) +
+            ' by age, ' + fmtInt(evFail) + ' by failure)');
+  const brake = st.health && st.health.brake === true;
+  $('brake').hidden = !brake;
 
   const h = state.history;
   const back = h[Math.max(0, h.length - 1 - LAT_WINDOW)];
