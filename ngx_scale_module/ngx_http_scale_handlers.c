@@ -114,6 +114,53 @@ ngx_http_scale_status_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * GET /status/check: walks hashset, dense array and heap and reports
+ * every mismatch.  O(N) under the lock: an operator's and a test's tool,
+ * never on a client's path.
+ */
+ngx_int_t
+ngx_http_scale_check_handler(ngx_http_request_t *r)
+{
+    json_t                      *doc;
+    ngx_int_t                    rc;
+    ngx_uint_t                   errors, count, healthy;
+    ngx_http_scale_zone_ctx_t   *ctx;
+    ngx_http_scale_main_conf_t  *smcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_scale_not_allowed(r, "GET, HEAD");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
+    ctx = smcf->shm_zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    errors = ngx_http_scale_registry_check(ctx->shpool, ctx->sh,
+                                           r->connection->log);
+    count = ctx->sh->count;
+    healthy = ctx->sh->healthy;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    doc = json_pack("{s:I,s:I,s:I,s:b}", "entries", (json_int_t) count,
+                    "healthy", (json_int_t) healthy,
+                    "errors", (json_int_t) errors, "ok", errors == 0);
+    if (doc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_scale_send_json(r, errors ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                              : NGX_HTTP_OK, doc);
+}
+
+
 ngx_int_t
 ngx_http_scale_health_handler(ngx_http_request_t *r)
 {

@@ -187,6 +187,13 @@ static ngx_command_t  ngx_http_scale_commands[] = {
       0,
       ngx_http_scale_alive_handler },
 
+    { ngx_string("scale_check"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_scale_handler,
+      0,
+      0,
+      ngx_http_scale_check_handler },
+
     { ngx_string("scale_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_scale_handler,

@@ -190,6 +190,7 @@ ngx_int_t ngx_http_scale_delete_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_alive_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_scale_check_handler(ngx_http_request_t *r);
 
 /* ngx_http_scale_health.c */
 ngx_int_t ngx_http_scale_health_init_process(ngx_cycle_t *cycle,

@@ -81,6 +81,7 @@ CONF
         location = /connect { scale_connect; }
         location = /alive   { scale_alive; }
         location = /status  { scale_status; }
+        location = /status/check { scale_check; }
 CONF
 );
 $srv->start;
@@ -157,6 +158,10 @@ $seen = names_seen($c, 'observer2', 20);
 ok($seen->{healthy}, 'the healthy client survived on its probes alone');
 ok($seen->{flip}, 'the heartbeating client survived');
 ok(!$seen->{$_}, "'$_' is gone") for qw(failing refused slow no-address);
+
+my ($check_code, undef, $check) = $c->get('/status/check');
+is($check_code, 200, 'hashset, dense array and heap agree after evictions')
+    or diag($check);
 
 $c->close;
 $srv->finish;
