@@ -6,6 +6,7 @@ NGINX_SRC  ?= /usr/share/nginx/src
 BUILD      := $(CURDIR)/build
 MODULE     := $(BUILD)/ngx_scale_module.so
 SOURCES    := config $(wildcard ngx_scale_module/*.[ch])
+PAGE_SRCS  := scripts/gen-page.pl $(wildcard ngx_scale_module/html/*)
 CC_OPT     := -g -O2 -fPIC -Wall -Wextra -Werror -Wno-unused-parameter
 PROVE_JOBS ?= 1
 
@@ -28,7 +29,9 @@ $(BUILD)/nginx/Makefile: config $(NGINX_SRC)/conf_flags
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(CC_OPT)" \
 	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log
 
-$(MODULE): $(BUILD)/nginx/Makefile $(SOURCES)
+$(MODULE): $(BUILD)/nginx/Makefile $(SOURCES) $(PAGE_SRCS)
+	scripts/gen-page.pl ngx_scale_module/html \
+	    $(BUILD)/nginx/objs/ngx_http_scale_page_html.h
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
 	cp $(BUILD)/nginx/objs/ngx_http_scale_module.so $(MODULE).tmp
 	mv -f $(MODULE).tmp $(MODULE)

@@ -266,6 +266,7 @@ ngx_http_scale_admin_access(ngx_http_request_t *r)
 }
 
 
+/* the refusal is JSON like every other answer of the module */
 static ngx_int_t
 ngx_http_scale_admin_deny(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason, const char *challenge)
@@ -295,6 +296,7 @@ ngx_http_scale_admin_deny(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* no token: closed, so a forgotten directive never opens anything */
 static void *
 ngx_http_scale_admin_create_main_conf(ngx_conf_t *cf)
 {
@@ -317,6 +319,7 @@ ngx_http_scale_admin_create_main_conf(ngx_conf_t *cf)
 }
 
 
+/* unset, so that a location inherits "scale_admin" from its server */
 static void *
 ngx_http_scale_admin_create_loc_conf(ngx_conf_t *cf)
 {
@@ -333,6 +336,7 @@ ngx_http_scale_admin_create_loc_conf(ngx_conf_t *cf)
 }
 
 
+/* off unless asked: only chosen locations are admin-only */
 static char *
 ngx_http_scale_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child)
@@ -420,6 +424,7 @@ ngx_http_scale_admin_manager(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* the gate runs in the access phase, beside allow/deny */
 static ngx_int_t
 ngx_http_scale_admin_init(ngx_conf_t *cf)
 {

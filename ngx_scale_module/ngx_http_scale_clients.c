@@ -68,6 +68,7 @@ static const char *ngx_http_scale_clients_health(
 static json_t *ngx_http_scale_clients_json(ngx_http_scale_clients_page_t *pg);
 
 
+/* the only lock is the walk itself; JSON is built after it */
 ngx_int_t
 ngx_http_scale_clients_handler(ngx_http_request_t *r)
 {
@@ -222,6 +223,7 @@ ngx_http_scale_clients_args(ngx_http_request_t *r,
 }
 
 
+/* an absent or empty argument keeps its default */
 static ngx_int_t
 ngx_http_scale_clients_number(ngx_http_request_t *r,
     ngx_http_scale_clients_page_t *pg, const char *name, ngx_uint_t min,
@@ -271,6 +273,7 @@ ngx_http_scale_clients_match(ngx_http_scale_entry_t *e, ngx_str_t *q)
 }
 
 
+/* q is lower case already: one pass, no copy */
 static ngx_uint_t
 ngx_http_scale_clients_has(u_char *s, size_t len, ngx_str_t *q)
 {
@@ -279,6 +282,7 @@ ngx_http_scale_clients_has(u_char *s, size_t len, ngx_str_t *q)
 }
 
 
+/* under the lock: strings out of the zone, into request memory */
 static void
 ngx_http_scale_clients_copy(ngx_http_scale_entry_t *e,
     ngx_http_scale_client_t *c, u_char **p)
@@ -327,6 +331,7 @@ ngx_http_scale_clients_health(ngx_http_scale_client_t *c)
     json_object_set_new(obj, key, json_integer((json_int_t) (v)))
 
 
+/* times relative to now, so the page needs no clock of its own */
 static json_t *
 ngx_http_scale_clients_json(ngx_http_scale_clients_page_t *pg)
 {

@@ -95,6 +95,7 @@ static ngx_http_scale_config_field_t  ngx_http_scale_config_fields[] = {
 };
 
 
+/* GET reads, POST changes; nothing else */
 ngx_int_t
 ngx_http_scale_config_handler(ngx_http_request_t *r)
 {
@@ -175,6 +176,7 @@ ngx_http_scale_config_post(ngx_http_request_t *r)
 }
 
 
+/* the body is in: gather it (memory or file), parse, apply, answer */
 static void
 ngx_http_scale_config_body(ngx_http_request_t *r)
 {

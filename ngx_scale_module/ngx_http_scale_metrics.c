@@ -128,6 +128,7 @@ static ngx_http_scale_health_metric_t  ngx_http_scale_health_keys[] = {
 };
 
 
+/* GET/HEAD; the figures are taken once, then only formatted */
 ngx_int_t
 ngx_http_scale_metrics_handler(ngx_http_request_t *r)
 {
@@ -207,6 +208,7 @@ ngx_http_scale_metrics_handler(ngx_http_request_t *r)
 }
 
 
+/* snapshots (clients, zone bytes): gauges under their own names */
 static void
 ngx_http_scale_metrics_gauges(ngx_http_scale_metrics_buf_t *b, json_t *obj,
     ngx_http_scale_metric_t *m)
@@ -358,6 +360,7 @@ ngx_http_scale_metrics_latency(ngx_http_scale_metrics_buf_t *b,
 }
 
 
+/* read straight from the zone: /status has no per-worker time sum */
 static void
 ngx_http_scale_metrics_workers(ngx_http_scale_metrics_buf_t *b,
     ngx_http_scale_shctx_t *sh)
@@ -413,6 +416,7 @@ ngx_http_scale_metrics_workers(ngx_http_scale_metrics_buf_t *b,
 }
 
 
+/* every family gets HELP and TYPE, as promtool wants */
 static void
 ngx_http_scale_metrics_head(ngx_http_scale_metrics_buf_t *b,
     const char *name, const char *type, const char *help)

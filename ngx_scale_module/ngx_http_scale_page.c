@@ -17,6 +17,7 @@ static ngx_int_t ngx_http_scale_page_header(ngx_http_request_t *r,
     const char *name, const char *value);
 
 
+/* GET/HEAD only; the page needs no lock and no request memory */
 ngx_int_t
 ngx_http_scale_page_handler(ngx_http_request_t *r)
 {
@@ -64,6 +65,7 @@ ngx_http_scale_page_handler(ngx_http_request_t *r)
 }
 
 
+/* static strings only: the values live as long as the module */
 static ngx_int_t
 ngx_http_scale_page_header(ngx_http_request_t *r, const char *name,
     const char *value)

@@ -9,6 +9,7 @@ packages=(
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     libipc-run-perl libhttp-message-perl libwww-perl
     libnginx-mod-http-echo wrk curl valgrind
+    chromium prometheus
 )
 
 missing=()

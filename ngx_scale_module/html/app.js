@@ -339,6 +339,21 @@ function renderCluster(st) {
   $('cluster').tBodies[0].replaceChildren(...rows);
 }
 
+/* the smallest of 1, 2, 2.5, 5 times a power of ten above v: round
+ * figures on the axis */
+function niceMax(v) {
+  if (!(v > 0)) {
+    return 1;
+  }
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    if (m * p >= v) {
+      return m * p;
+    }
+  }
+  return 10 * p;
+}
+
 /* a small line chart: a series is {name, color, values} with nulls for
  * gaps; the y axis starts at 0 and ends a little above the maximum */
 function drawChart(id, series, unit) {
@@ -362,7 +377,7 @@ function drawChart(id, series, unit) {
       }
     }
   }
-  max = max > 0 ? max * 1.15 : 1;
+  max = niceMax(max);
 
   const left = 44;
   const right = 6;
@@ -384,9 +399,7 @@ function drawChart(id, series, unit) {
     g.lineTo(left + pw, Math.round(y) + 0.5);
     g.stroke();
     const v = max * i / 4;
-    g.fillText((v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1)
-                                               : v.toFixed(2)) + unit,
-               left - 4, y);
+    g.fillText(String(Number(v.toPrecision(3))) + unit, left - 4, y);
   }
   g.textAlign = 'left';
   g.textBaseline = 'alphabetic';
@@ -394,25 +407,27 @@ function drawChart(id, series, unit) {
   g.textAlign = 'right';
   g.fillText('now', left + pw, hgt - 4);
 
+  const gap = (v) => v === null || v === undefined;
   for (const s of series) {
     g.strokeStyle = s.color;
+    g.fillStyle = s.color;
     g.lineWidth = 1.5;
     g.beginPath();
-    let pen = false;
     const n = s.values.length;
     for (let i = 0; i < n; i++) {
       const v = s.values[i];
-      if (v === null || v === undefined) {
-        pen = false;
+      if (gap(v)) {
         continue;
       }
       const x = left + pw * (HISTORY - n + i) / (HISTORY - 1);
-      const y = top + ph - ph * v / max;
-      if (pen) {
+      const y = top + ph - ph * Math.min(v, max) / max;
+      if (i > 0 && !gap(s.values[i - 1])) {
         g.lineTo(x, y);
       } else {
         g.moveTo(x, y);
-        pen = true;
+        if (i === n - 1 || gap(s.values[i + 1])) {
+          g.fillRect(x - 1.5, y - 1.5, 3, 3);   /* a lone point */
+        }
       }
     }
     g.stroke();
@@ -453,6 +468,10 @@ function renderCharts() {
     ['4xx/s', 'e4xx'], ['429/s', 'e429'], ['5xx/s', 'e5xx']], '');
   chart('chart-latency', 'legend-latency', [
     ['p50', 'p50'], ['p99', 'p99']], '');
+  if (!$('fig-probes').hidden) {
+    chart('chart-probes', 'legend-probes', [
+      ['probes/s', 'probes'], ['failures/s', 'probeFailures']], '');
+  }
 }
 
 
@@ -494,6 +513,7 @@ function update(st, t) {
     clients: num(st.clients),
     registrations: r.registrations, refreshes: r.refreshes,
     deletes: r.deletes, e4xx: r.e4xx, e429: r.e429, e5xx: r.e5xx,
+    probes: r.probes, probeFailures: r.probeFailures,
     p50: lat.p50, p99: lat.p99
   });
   if (state.history.length > HISTORY) {
@@ -553,7 +573,8 @@ function renderClients(doc) {
     if (hasHealth) {
       const hv = 'health' in c ? String(c.health)
                                : c.healthy ? 'healthy' : 'unhealthy';
-      cell(tr, hv, /^(healthy|up|ok)$/.test(hv) ? 'ok' : 'bad')
+      cell(tr, hv, hv === 'healthy' ? 'ok' : hv === 'unhealthy' ? 'bad'
+                                                                 : '')
           .setAttribute('data-col', 'health');
     }
     cell(tr, fmtAge(num(c.age)));
@@ -745,7 +766,7 @@ async function manager(method, path, body, what) {
                    ? it.id || it.name || JSON.stringify(it) : String(it);
       const err = typeof it === 'object' && it !== null && it.error;
       li.textContent = String(name) + (err ? ': ' + err
-                       : it && it.status ? ': ' + it.status : '');
+                       : it && it.ok === true ? ': ok' : '');
       if (err) {
         li.className = 'error';
         failed++;
@@ -773,13 +794,14 @@ async function manager(method, path, body, what) {
 function initManager() {
   $('mgr-add').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    manager('POST', 'add-client', { name: $('mgr-add-name').value.trim() },
-            'add client');
+    /* the swarm picks an id and a port; the name is optional */
+    const name = $('mgr-add-name').value.trim();
+    manager('POST', 'add-client', name ? { name: name } : {}, 'add client');
   });
   $('mgr-remove').addEventListener('submit', (ev) => {
     ev.preventDefault();
     manager('POST', 'remove-client',
-            { name: $('mgr-remove-name').value.trim() }, 'remove client');
+            { id: $('mgr-remove-name').value.trim() }, 'remove client');
   });
   $('mgr-bulk').addEventListener('submit', (ev) => {
     ev.preventDefault();
