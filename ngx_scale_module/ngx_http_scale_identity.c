@@ -69,7 +69,10 @@ ngx_http_scale_identity_parse(ngx_pool_t *pool, u_char *body, size_t len,
         return NGX_DECLINED;
     }
 
-    if (*p == '{' || *p == '[' || *p == '"') {
+    if (*p == '{' || *p == '"'
+        || (*p == '['
+            && ngx_http_scale_identity_valid_name(p, last - p) != NGX_OK))
+    {
         ident->json = 1;
         return ngx_http_scale_identity_json(pool, p, last - p, ident,
                                             *reason);

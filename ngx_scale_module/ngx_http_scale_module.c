@@ -8,6 +8,8 @@
 #include "ngx_http_scale_registry.h"
 
 
+static char *ngx_http_scale_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_scale_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void *ngx_http_scale_create_main_conf(ngx_conf_t *cf);
@@ -24,19 +26,19 @@ static void ngx_http_scale_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_http_scale_subset_bounds = {
-    ngx_conf_check_num_bounds, 1, NGX_HTTP_SCALE_SUBSET_MAX
+    ngx_http_scale_check_bounds, 1, NGX_HTTP_SCALE_SUBSET_MAX
 };
 
 static ngx_conf_num_bounds_t  ngx_http_scale_count_bounds = {
-    ngx_conf_check_num_bounds, 1, 1000
+    ngx_http_scale_check_bounds, 1, 1000
 };
 
 static ngx_conf_num_bounds_t  ngx_http_scale_percent_bounds = {
-    ngx_conf_check_num_bounds, 0, 100
+    ngx_http_scale_check_bounds, 0, 100
 };
 
 static ngx_conf_num_bounds_t  ngx_http_scale_clients_bounds = {
-    ngx_conf_check_num_bounds, 0, 0x7fffffff
+    ngx_http_scale_check_bounds, 0, 0x7fffffff
 };
 
 
@@ -271,6 +273,29 @@ ngx_module_t  ngx_http_scale_module = {
 };
 
 
+/* ngx_conf_check_num_bounds(), with the directive's name in the message */
+static char *
+ngx_http_scale_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    ngx_str_t  *value;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" must be between %i and %i, not \"%V\"",
+                       &value[0], bounds->low, bounds->high, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
 /*
  * A reload with the same zone name and size hands us the old zone: the
  * registry survives.  A fresh zone gets its arrays sized once, here.
@@ -489,7 +514,8 @@ ngx_http_scale_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             size = ngx_parse_size(&s);
             if (size == NGX_ERROR) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone size \"%V\"", &value[i]);
+                                   "\"%V\": invalid zone size \"%V\"",
+                                   &cmd->name, &value[i]);
                 return NGX_CONF_ERROR;
             }
 
@@ -497,7 +523,8 @@ ngx_http_scale_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
+                           "\"%V\": invalid parameter \"%V\"",
+                           &cmd->name, &value[i]);
         return NGX_CONF_ERROR;
     }
 
@@ -510,13 +537,15 @@ ngx_http_scale_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (size < 128 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small: 128k at least", &name);
+                           "\"%V\": zone \"%V\" is too small: 128k at "
+                           "least", &cmd->name, &name);
         return NGX_CONF_ERROR;
     }
 
     if ((uint64_t) size > 0xffffffffULL - ngx_pagesize) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too large: less than 4g", &name);
+                           "\"%V\": zone \"%V\" is too large: less than "
+                           "4g", &cmd->name, &name);
         return NGX_CONF_ERROR;
     }
 
@@ -601,7 +630,8 @@ ngx_http_scale_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
+                           "\"%V\": invalid parameter \"%V\"",
+                           &cmd->name, &value[i]);
         return NGX_CONF_ERROR;
     }
 
