@@ -201,6 +201,8 @@ typedef struct {
 
     /* private until the thread is joined */
     sb_hist_t        target_hist[2];
+    sb_hist_t        lag_hist;  /* --rate: how late requests were sent */
+    sb_hist_t        svc_hist;  /* --rate: from the send, not from due */
 } sb_thread_t;
 
 
@@ -245,6 +247,8 @@ struct sb_bench_s {
     sb_stats_t       total;
     sb_stats_t       cur;
     sb_hist_t        target_hist[2];
+    sb_hist_t        lag_hist;
+    sb_hist_t        svc_hist;
 
     sb_interval_t   *iv;
     size_t           niv;
@@ -280,7 +284,6 @@ void sb_stats_add(sb_stats_t *st, const sb_req_t *req,
 void sb_stats_merge(sb_stats_t *dst, const sb_stats_t *src);
 uint64_t sb_stats_errors(const sb_stats_t *st);
 uint64_t sb_stats_non2xx(const sb_stats_t *st);
-uint64_t sb_stats_violations(const sb_stats_t *st);
 extern const char *sb_transport_names[SB_TE_N];
 extern const char *sb_status_names[SB_ST_N];
 extern const char *sb_violation_names[SB_CV_N];

@@ -147,6 +147,7 @@ sb_resp_init(sb_resp_t *r)
 }
 
 
+/* Releases the read buffer when the thread ends. */
 void
 sb_resp_free(sb_resp_t *r)
 {

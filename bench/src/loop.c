@@ -8,8 +8,6 @@
  * omission).  Answers are checked outside the stats lock.
  */
 
-#define _GNU_SOURCE
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <netinet/tcp.h>
 
@@ -48,6 +47,7 @@ struct sb_conn_s {
     sb_thread_t  *th;
     sb_req_t      req;
     uint64_t      t_due;
+    uint64_t      t_sent;
     uint64_t      deadline;
     size_t        wlen;
     size_t        woff;
@@ -83,6 +83,9 @@ sb_thread_run(void *data)
 
     th = data;
     b = th->b;
+
+    /* the default 50 us timer slack would show up as paced latency */
+    (void) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 
     if (sb_loop_init(th) != 0) {
         atomic_fetch_add(&b->finished, 1);
@@ -157,6 +160,7 @@ sb_wait(sb_thread_t *th, struct epoll_event *ev, uint64_t ns)
 }
 
 
+/* Connections start closed and are opened on first use. */
 static int
 sb_loop_init(sb_thread_t *th)
 {
@@ -254,6 +258,12 @@ sb_dispatch(sb_thread_t *th, uint64_t now)
         th->nfree--;
         th->sent++;
 
+        if (th->rate > 0
+            && atomic_load_explicit(&th->b->measuring, memory_order_relaxed))
+        {
+            sb_hist_record(&th->lag_hist, now - due);
+        }
+
         sb_send(c, &req, due, now);
         now = sb_now();
     }
@@ -272,6 +282,7 @@ sb_send(sb_conn_t *c, const sb_req_t *req, uint64_t due, uint64_t now)
 
     c->req = *req;
     c->t_due = due;
+    c->t_sent = now;
     c->deadline = now + (uint64_t) (th->b->conf.timeout * 1e9);
     th->busy++;
 
@@ -551,6 +562,10 @@ sb_finish(sb_conn_t *c, int transport)
         && atomic_load_explicit(&th->b->measuring, memory_order_relaxed))
     {
         sb_hist_record(&th->target_hist[c->req.target], ns);
+
+        if (th->rate > 0) {
+            sb_hist_record(&th->svc_hist, ns - (c->t_sent - c->t_due));
+        }
     }
 
     sb_scenario_done(th, &c->req, out.status);
@@ -568,6 +583,7 @@ sb_finish(sb_conn_t *c, int transport)
 }
 
 
+/* Closing also drops the fd from epoll; the next use reopens. */
 static void
 sb_close(sb_conn_t *c)
 {

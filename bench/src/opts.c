@@ -100,6 +100,7 @@ sb_opts_num(const char *s, long long min, long long max)
 }
 
 
+/* The scenario's name as the flag spells it, for reports. */
 const char *
 sb_scenario_name(int sc)
 {

@@ -14,6 +14,7 @@
 static const char *sb_target_names[2] = { "module", "baseline" };
 
 
+/* Reports speak milliseconds; the histograms record nanoseconds. */
 static double
 sb_ms(uint64_t ns)
 {
@@ -49,7 +50,7 @@ static int
 sb_report_ratios(sb_bench_t *b, double *ratio, double *median)
 {
     int     i, j, n;
-    double  t;
+    double  t, s[SB_MAX_ROUNDS];
 
     n = 0;
 
@@ -64,8 +65,6 @@ sb_report_ratios(sb_bench_t *b, double *ratio, double *median)
     if (n == 0) {
         return 0;
     }
-
-    double  s[SB_MAX_ROUNDS];
 
     memcpy(s, ratio, (size_t) n * sizeof(double));
 
@@ -193,6 +192,7 @@ sb_report_stats(const sb_stats_t *st, double secs)
 }
 
 
+/* The knobs of the run, so a summary file says how it was made. */
 static json_t *
 sb_report_conf(sb_bench_t *b)
 {
@@ -221,6 +221,7 @@ sb_report_conf(sb_bench_t *b)
 }
 
 
+/* The per-interval history: the live chart and the summary. */
 static json_t *
 sb_report_intervals(sb_bench_t *b)
 {
@@ -334,6 +335,14 @@ sb_report_json_text(sb_bench_t *b, int final, size_t flags)
         json_object_set_new(root, "baseline", sb_report_baseline(b));
     }
 
+    if (b->conf.rate > 0) {
+        /* how late the bench itself sent paced requests: part of latency */
+        json_object_set_new(root, "pacing_lag_ms",
+                            sb_report_latency(&b->lag_hist));
+        json_object_set_new(root, "service_latency_ms",
+                            sb_report_latency(&b->svc_hist));
+    }
+
     s = json_dumps(root, flags | JSON_REAL_PRECISION(6));
     json_decref(root);
 
@@ -429,6 +438,19 @@ sb_report_final(sb_bench_t *b)
            (unsigned long long) st->reg_refresh,
            (unsigned long long) st->full,
            (unsigned long long) st->delete_miss);
+
+    if (b->conf.rate > 0) {
+        printf("  pacing lag ms (bench's own lateness, inside the latency): "
+               "p50 %.3f  p99 %.3f  max %.3f\n",
+               sb_ms(sb_hist_quantile(&b->lag_hist, 0.5)),
+               sb_ms(sb_hist_quantile(&b->lag_hist, 0.99)),
+               sb_ms(b->lag_hist.max));
+        printf("  service latency ms (from the send): p50 %.3f  p99 %.3f  "
+               "p99.9 %.3f\n",
+               sb_ms(sb_hist_quantile(&b->svc_hist, 0.5)),
+               sb_ms(sb_hist_quantile(&b->svc_hist, 0.99)),
+               sb_ms(sb_hist_quantile(&b->svc_hist, 0.999)));
+    }
 
     if (b->ntargets < 2) {
         return;

@@ -29,6 +29,7 @@ sb_rand(sb_thread_t *th)
 }
 
 
+/* Local index in this thread's slice -> index in the whole pool. */
 static uint32_t
 sb_global(sb_thread_t *th, uint32_t local)
 {
@@ -79,6 +80,7 @@ sb_scenario_init(sb_thread_t *th)
 }
 
 
+/* Frees what sb_scenario_init() allocated. */
 void
 sb_scenario_free(sb_thread_t *th)
 {
@@ -109,6 +111,7 @@ sb_scenario_churn(sb_thread_t *th, sb_req_t *req)
 }
 
 
+/* The next name of the slice, round robin: each name as rarely as can be. */
 static void
 sb_scenario_refresh(sb_thread_t *th, sb_req_t *req)
 {

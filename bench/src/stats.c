@@ -25,6 +25,7 @@ const char *sb_op_names[SB_OP_N] = {
 };
 
 
+/* Zeroes a stats block for the next interval. */
 void
 sb_stats_reset(sb_stats_t *st)
 {
@@ -110,6 +111,8 @@ sb_stats_add(sb_stats_t *st, const sb_req_t *req, const sb_outcome_t *out,
 }
 
 
+/* Adds one stats block to another (threads into the interval, intervals
+ * into the run). */
 void
 sb_stats_merge(sb_stats_t *dst, const sb_stats_t *src)
 {
@@ -130,6 +133,7 @@ sb_stats_merge(sb_stats_t *dst, const sb_stats_t *src)
 }
 
 
+/* Transport errors of all classes. */
 uint64_t
 sb_stats_errors(const sb_stats_t *st)
 {
@@ -154,9 +158,3 @@ sb_stats_non2xx(const sb_stats_t *st)
            + st->status[SB_ST_5XX] + st->status[SB_ST_OTHER];
 }
 
-
-uint64_t
-sb_stats_violations(const sb_stats_t *st)
-{
-    return st->violating;
-}

@@ -148,6 +148,7 @@ sb_target_init(sb_bench_t *b)
 }
 
 
+/* Frees the request heads built by sb_http_heads(). */
 void
 sb_target_free(sb_bench_t *b)
 {
@@ -162,11 +163,34 @@ sb_target_free(sb_bench_t *b)
 }
 
 
-/* Writes name number i of the pool ("<prefix><i>"); returns its length. */
+/*
+ * Writes name number i of the pool ("<prefix><i>", NUL-terminated) and
+ * returns its length; called twice per request, so no printf.
+ */
 size_t
 sb_name(const sb_conf_t *conf, uint32_t i, char *buf)
 {
-    return (size_t) snprintf(buf, SB_NAME_MAX + 1, "%s%u", conf->prefix, i);
+    size_t  plen;
+    char    tmp[12];
+    int     n;
+
+    plen = strlen(conf->prefix);
+    memcpy(buf, conf->prefix, plen);
+
+    n = 0;
+
+    do {
+        tmp[n++] = (char) ('0' + i % 10);
+        i /= 10;
+    } while (i);
+
+    while (n) {
+        buf[plen++] = tmp[--n];
+    }
+
+    buf[plen] = '\0';
+
+    return plen;
 }
 
 
