@@ -16,6 +16,7 @@
 
 #define NGX_HTTP_SCALE_CLAIMS_MAX     256
 #define NGX_HTTP_SCALE_EVICT_BATCH    1024
+#define NGX_HTTP_SCALE_REFILE_MAX     4096
 #define NGX_HTTP_SCALE_BRAKE_MIN      10     /* probes before judging */
 
 
@@ -216,8 +217,8 @@ ngx_http_scale_health_take(ngx_http_scale_zone_ctx_t *ctx, ngx_msec_t now,
     ngx_uint_t budget, ngx_http_scale_claim_t *claims)
 {
     u_char                   *addr;
-    ngx_uint_t                n, evicted;
-    ngx_msec_t                claim_until, hold;
+    ngx_uint_t                n, evicted, refiled;
+    ngx_msec_t                claim_until, hold, due;
     ngx_slab_pool_t          *shpool;
     ngx_http_scale_entry_t   *e;
     ngx_http_scale_shctx_t   *sh;
@@ -227,6 +228,7 @@ ngx_http_scale_health_take(ngx_http_scale_zone_ctx_t *ctx, ngx_msec_t now,
     shpool = ctx->shpool;
     n = 0;
     evicted = 0;
+    refiled = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -257,9 +259,19 @@ ngx_http_scale_health_take(ngx_http_scale_zone_ctx_t *ctx, ngx_msec_t now,
             continue;
         }
 
-        if (!(e->flags & NGX_HTTP_SCALE_PROBEABLE)) {
-            ngx_http_scale_registry_set_due(shpool, sh, e,
-                                    ngx_http_scale_registry_due(sh, e, now));
+        if (!(e->flags & NGX_HTTP_SCALE_PROBEABLE)
+            || (!(e->flags & NGX_HTTP_SCALE_UNHEALTHY)
+                && (ngx_msec_int_t) (e->last_seen + sh->params.min_age - now)
+                   > 0))
+        {
+            /* refreshed since it was filed: re-file it, a bounded number */
+
+            if (++refiled > NGX_HTTP_SCALE_REFILE_MAX) {
+                break;
+            }
+
+            due = ngx_http_scale_registry_due(sh, e, e->last_seen);
+            ngx_http_scale_registry_set_due(shpool, sh, e, due);
             continue;
         }
 

@@ -200,12 +200,12 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
 
 /*
  * The next time the health timers must look at an entry: its next probe
- * (min_age after it was seen) for a probeable one, and its expiry
- * (max_age after it was seen) in any case.
+ * (min_age after from: when it was seen, or probed) for a probeable one,
+ * and its expiry (max_age after it was seen) in any case.
  */
 ngx_msec_t
 ngx_http_scale_registry_due(ngx_http_scale_shctx_t *sh,
-    ngx_http_scale_entry_t *e, ngx_msec_t now)
+    ngx_http_scale_entry_t *e, ngx_msec_t from)
 {
     ngx_msec_t  expiry, probe;
 
@@ -215,11 +215,7 @@ ngx_http_scale_registry_due(ngx_http_scale_shctx_t *sh,
         return expiry;
     }
 
-    probe = now + sh->params.min_age;
-
-    if (e->last_seen + sh->params.min_age > probe) {
-        probe = e->last_seen + sh->params.min_age;
-    }
+    probe = from + sh->params.min_age;
 
     return (ngx_msec_int_t) (probe - expiry) < 0 ? probe : expiry;
 }
@@ -364,26 +360,16 @@ ngx_http_scale_registry_replace(ngx_slab_pool_t *shpool,
 
 
 /*
- * A refresh: the client was seen now, so its next probe moves later;
- * but an unhealthy client keeps its probe date, since only a passed
- * probe can show it reachable again.
+ * A refresh: the client was seen now.  The heap is not touched: an
+ * entry's key may lag behind its real due time (never run ahead of it),
+ * and the health pass re-files such an entry when it surfaces.  So a
+ * refresh costs O(1), and an unhealthy client keeps its probe date.
  */
 void
 ngx_http_scale_registry_touch(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t now)
 {
-    ngx_msec_t  due;
-
     e->last_seen = now;
-    due = ngx_http_scale_registry_due(sh, e, now);
-
-    if ((e->flags & NGX_HTTP_SCALE_UNHEALTHY)
-        && (ngx_msec_int_t) (e->due - due) < 0)
-    {
-        return;
-    }
-
-    ngx_http_scale_registry_set_due(shpool, sh, e, due);
 }
 
 
@@ -508,9 +494,16 @@ ngx_http_scale_registry_sample(ngx_slab_pool_t *shpool,
         pick[j] = t;
     }
 
+    /* the picks are scattered over the zone: start all K loads at once */
+
     for (i = 0; i < n; i++) {
-        t = pick[i] >= skip ? pick[i] + 1 : pick[i];
-        out[i] = ngx_http_scale_ptr(shpool, sh->dense[t]);
+        pick[i] = pick[i] >= skip ? pick[i] + 1 : pick[i];
+        __builtin_prefetch(&sh->dense[pick[i]]);
+    }
+
+    for (i = 0; i < n; i++) {
+        out[i] = ngx_http_scale_ptr(shpool, sh->dense[pick[i]]);
+        __builtin_prefetch(out[i]);
     }
 
     return n;

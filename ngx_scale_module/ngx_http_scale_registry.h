@@ -43,7 +43,7 @@ ngx_http_scale_entry_t *ngx_http_scale_registry_replace(
     ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
     ngx_http_scale_entry_t *old, ngx_http_scale_identity_t *ident);
 ngx_msec_t ngx_http_scale_registry_due(ngx_http_scale_shctx_t *sh,
-    ngx_http_scale_entry_t *e, ngx_msec_t now);
+    ngx_http_scale_entry_t *e, ngx_msec_t from);
 void ngx_http_scale_registry_set_health(ngx_http_scale_shctx_t *sh,
     ngx_slab_pool_t *shpool, ngx_http_scale_entry_t *e, ngx_uint_t healthy);
 ngx_uint_t ngx_http_scale_registry_sample_diverse(ngx_slab_pool_t *shpool,
