@@ -22,6 +22,7 @@ typedef struct {
     int             last_status;
     int64_t         last_ms;
     int64_t         min_gap_ms;
+    int64_t         low_gap_ms;
     int64_t         next_ms;
     char            error[128];
     struct event   *timer;
@@ -33,8 +34,8 @@ void sc_boot_free(sc_peer_t *peer);
 void sc_boot_connect(sc_peer_t *peer);
 void sc_boot_disconnect(sc_peer_t *peer, sc_boot_done_pt done, void *data);
 int sc_boot_delete(sc_peer_t *peer, sc_boot_done_pt done, void *data);
-void sc_boot_poke(sc_peer_t *peer);
 json_t *sc_boot_json(sc_peer_t *peer);
+const char *sc_boot_state(sc_peer_t *peer);
 
 
 #endif /* SC_BOOT_H */

@@ -21,6 +21,7 @@ struct sc_msg_s {
     const char     *from;
     const char     *to;
     const char     *text;
+    char           *known;
     int64_t         ts;
     int64_t         recv;
     unsigned        hops;
@@ -52,6 +53,11 @@ typedef struct {
 } sc_chat_t;
 
 
+#define SC_MSG_API   0
+#define SC_MSG_WIRE  1
+#define SC_MSG_FILE  2
+
+
 int sc_chat_init(sc_peer_t *peer);
 void sc_chat_free(sc_peer_t *peer);
 int sc_chat_send(sc_peer_t *peer, const char *to, const char *text,
@@ -60,6 +66,17 @@ int sc_chat_send(sc_peer_t *peer, const char *to, const char *text,
 void sc_chat_send_handler(sc_http_req_t *r);
 void sc_chat_message_handler(sc_http_req_t *r);
 void sc_chat_messages_handler(sc_http_req_t *r);
+
+int sc_chat_store_init(sc_peer_t *peer);
+void sc_chat_store_free(sc_peer_t *peer);
+sc_msg_t *sc_chat_msg_new(const char *id, const char *from, const char *to,
+    const char *text, int64_t ts);
+void sc_chat_msg_unref(sc_msg_t *m);
+json_t *sc_chat_msg_json(sc_msg_t *m, int mode);
+sc_msg_t *sc_chat_find(sc_chat_t *c, const char *id);
+void sc_chat_store(sc_peer_t *peer, sc_msg_t *m, int persist);
+void sc_chat_final(sc_peer_t *peer, sc_msg_t *m);
+int sc_chat_valid_id(const char *s);
 
 
 #endif /* SC_CHAT_H */

@@ -22,7 +22,7 @@ enum {
     OPT_PREFIX, OPT_MAX_CLIENTS, OPT_MSG_FREQ, OPT_MSG_SIZE, OPT_MSG_TO,
     OPT_FAIL_RATE, OPT_DELAY_RATE, OPT_DELAY, OPT_CONTROL, OPT_PROGRESS,
     OPT_DURATION, OPT_SEED, OPT_MAX_CONNS, OPT_VERBOSE, OPT_QUIET,
-    OPT_HELP
+    OPT_DIGEST, OPT_HELP
 };
 
 
@@ -66,6 +66,7 @@ static const struct option  sc_options[] = {
     { "max-conns",         required_argument, NULL, OPT_MAX_CONNS },
     { "verbose",           no_argument,       NULL, OPT_VERBOSE },
     { "quiet",             no_argument,       NULL, OPT_QUIET },
+    { "digest",            required_argument, NULL, OPT_DIGEST },
     { "help",              no_argument,       NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -89,7 +90,9 @@ static const char  sc_usage[] =
 " peers (0)\n"
 "  --min-peers N            ask the bootstrap again below N peers (3)\n"
 "  --max-peers N            bound of the known-peer set (512)\n"
-"  --share N                peers sent per exchange (8)\n"
+"  --share N                peers sent per exchange (16)\n"
+"  --digest BOOL            send a Bloom filter of known ids, so answers\n"
+"                           carry peers we lack (true)\n"
 "  --exchange-interval T    one POST /contacts every T (1s)\n"
 "  --peer-fails N           drop a peer after N failed tries (3)\n"
 "  --tombstone T            ignore a dropped peer's rumours for T (30s)\n"
@@ -97,7 +100,8 @@ static const char  sc_usage[] =
 "  --allow-remote           connect to peers that are not on loopback\n"
 "  --data-dir DIR           chat log directory (none: memory only)\n"
 "  --chat-ring N            messages kept in memory per peer (1000)\n"
-"  --fanout N               gossip relays per new broadcast message (2)\n"
+"  --fanout N               relays of a new broadcast, to peers its sender\n"
+"                           does not know (8)\n"
 "  --msg-retries N          delivery retries per target (4)\n"
 "  --msg-max BYTES          longest chat text (4096)\n"
 "  --body-max BYTES         largest request body a peer accepts (65536)\n"
@@ -134,7 +138,8 @@ static int sc_conf_copy(char *dst, size_t size, const char *src);
 int
 sc_conf_parse(sc_conf_t *conf, int argc, char **argv)
 {
-    int  opt;
+    int                    opt;
+    const struct option   *o;
 
     memset(conf, 0, sizeof(sc_conf_t));
 
@@ -151,13 +156,14 @@ sc_conf_parse(sc_conf_t *conf, int argc, char **argv)
     conf->max_retries = 10;
     conf->min_peers = 3;
     conf->max_peers = 512;
-    conf->share = 8;
+    conf->share = 16;
+    conf->digest = 1;
     conf->exchange_ms = 1000;
     conf->peer_fails = 3;
     conf->tombstone_ms = 30000;
     conf->timeout_ms = 2000;
     conf->chat_ring = 1000;
-    conf->fanout = 2;
+    conf->fanout = 8;
     conf->msg_retries = 4;
     conf->msg_max = 4096;
     conf->body_max = 65536;
@@ -201,8 +207,12 @@ sc_conf_parse(sc_conf_t *conf, int argc, char **argv)
         }
 
         if (sc_conf_option(conf, opt, optarg) != 0) {
+            for (o = sc_options; o->name && o->val != opt; o++) {
+                /* void */
+            }
+
             fprintf(stderr, "scale-client: invalid value \"%s\" for --%s\n",
-                    optarg ? optarg : "", sc_options[opt - 256].name);
+                    optarg ? optarg : "", o->name ? o->name : "?");
             return -1;
         }
     }
@@ -307,6 +317,9 @@ sc_conf_option(sc_conf_t *conf, int opt, const char *arg)
 
     case OPT_AUTO:
         return sc_parse_bool(arg, &conf->auto_connect);
+
+    case OPT_DIGEST:
+        return sc_parse_bool(arg, &conf->digest);
 
     case OPT_ALLOW_REMOTE:
         conf->allow_remote = 1;
@@ -501,6 +514,7 @@ sc_conf_listen(const char *arg, char *host, size_t hsize, unsigned *port)
 }
 
 
+/* Copies a bounded string option; too long is invalid. */
 static int
 sc_conf_copy(char *dst, size_t size, const char *src)
 {

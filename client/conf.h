@@ -28,6 +28,7 @@ struct sc_conf_s {
 
     unsigned     max_peers;
     unsigned     share;
+    int          digest;
     int64_t      exchange_ms;
     unsigned     peer_fails;
     int64_t      tombstone_ms;

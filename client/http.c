@@ -260,6 +260,7 @@ sc_http_error(struct evhttp_request *req, int code, const char *fmt, ...)
 }
 
 
+/* The one place that sends an answer: headers, body, reply. */
 void
 sc_http_raw(struct evhttp_request *req, int code, const char *type,
     const void *data, size_t len)
@@ -283,6 +284,7 @@ sc_http_raw(struct evhttp_request *req, int code, const char *type,
 }
 
 
+/* Reason phrases for the codes we send. */
 static const char *
 sc_http_reason(int code)
 {
@@ -366,6 +368,12 @@ sc_http_call(sc_calls_t *owner, const char *host, unsigned port,
     h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Host", hostport);
     evhttp_add_header(h, "Accept", "application/json");
+
+    if (conn == NULL) {
+        /* else libevent keeps the auto-free connection until the peer
+         * closes it (nginx: keepalive_timeout later) */
+        evhttp_add_header(h, "Connection", "close");
+    }
 
     if (body) {
         s = json_dumps(body, JSON_COMPACT);
@@ -458,6 +466,7 @@ sc_http_reply_json(struct evhttp_request *req, size_t max)
 }
 
 
+/* libevent's completion callback: a NULL request is a failure. */
 static void
 sc_http_call_cb(struct evhttp_request *req, void *arg)
 {
@@ -497,6 +506,7 @@ sc_http_call_error(enum evhttp_request_error error, void *arg)
 }
 
 
+/* A request that could not be sent still completes, later. */
 static void
 sc_http_call_fail(evutil_socket_t fd, short what, void *arg)
 {
@@ -507,6 +517,7 @@ sc_http_call_fail(evutil_socket_t fd, short what, void *arg)
 }
 
 
+/* Runs done() once (unless orphaned) and frees the call. */
 static void
 sc_http_call_finish(sc_call_t *call, int status, struct evhttp_request *req)
 {
@@ -618,6 +629,7 @@ sc_http_conn_evict(void)
 }
 
 
+/* FNV-1a over "host:port". */
 static uint32_t
 sc_http_hash(const char *s)
 {

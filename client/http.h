@@ -8,6 +8,7 @@
 #define SC_HTTP_H
 
 
+#include <sys/queue.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 

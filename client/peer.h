@@ -17,6 +17,16 @@
 
 typedef struct sc_probe_s  sc_probe_t;
 
+
+/* A peer entry from the network, checked; strings point into the JSON. */
+typedef struct {
+    const char             *id;
+    const char             *name;
+    const char             *addr;
+    char                    host[SC_ADDR_MAX + 1];
+    unsigned                port;
+} sc_entry_t;
+
 typedef void (*sc_peer_stopped_pt)(void *data, sc_peer_t *peer, int status,
     const char *error);
 
@@ -71,17 +81,18 @@ void sc_peer_registered(sc_peer_t *peer);
 void sc_peer_contact_ok(sc_peer_t *peer, const char *id);
 void sc_peer_contact_failed(sc_peer_t *peer, const char *id,
     const char *why);
-sc_known_t *sc_peer_learn(sc_peer_t *peer, json_t *entry, int trusted,
+int sc_peer_entry(sc_peer_t *peer, json_t *entry, sc_entry_t *out,
     const char **err);
+sc_known_t *sc_peer_learn(sc_peer_t *peer, sc_entry_t *e, int trusted);
 json_t *sc_peer_self_json(sc_peer_t *peer);
 json_t *sc_peer_state_json(sc_peer_t *peer);
 json_t *sc_peer_peers_json(sc_peer_t *peer);
 
 void sc_exchange_start(sc_peer_t *peer);
 void sc_exchange_handler(sc_http_req_t *r);
-json_t *sc_exchange_subset(sc_peer_t *peer, const char *skip);
 
 void sc_http_api_handler(struct evhttp_request *req, void *data);
+void sc_http_api_cancel_probes(sc_peer_t *peer);
 
 
 #endif /* SC_PEER_H */

@@ -18,8 +18,12 @@ static int sc_peers_less(sc_known_t *a, sc_known_t *b);
 static void sc_peers_up(sc_peers_t *p, unsigned i);
 static void sc_peers_down(sc_peers_t *p, unsigned i);
 static void sc_peers_set(sc_peers_t *p, unsigned i, sc_known_t *k);
+static unsigned sc_peers_pick(sc_peers_t *p, sc_known_t **out,
+    unsigned got, unsigned k, const char *skip, sc_peers_filter_pt filter,
+    void *data);
 
 
+/* All arrays are sized once, for --max-peers. */
 int
 sc_peers_init(sc_peers_t *p, unsigned max)
 {
@@ -46,6 +50,7 @@ sc_peers_init(sc_peers_t *p, unsigned max)
 }
 
 
+/* Frees the entries, the tombstones and the arrays. */
 void
 sc_peers_free(sc_peers_t *p)
 {
@@ -67,6 +72,7 @@ sc_peers_free(sc_peers_t *p)
 }
 
 
+/* Lookup by id, O(1) on average. */
 sc_known_t *
 sc_peers_find(sc_peers_t *p, const char *id)
 {
@@ -183,6 +189,7 @@ sc_peers_next(sc_peers_t *p)
 }
 
 
+/* The peer was asked now: to the back of the queue. */
 void
 sc_peers_asked(sc_peers_t *p, sc_known_t *k, int64_t now)
 {
@@ -193,18 +200,37 @@ sc_peers_asked(sc_peers_t *p, sc_known_t *k, int64_t now)
 
 
 /*
- * Up to k distinct random live peers (no failures pending), never the
- * one named skip: a partial Fisher-Yates shuffle of the dense array, so
- * it costs what it looks at.
+ * Up to k distinct live peers (no failures pending), never the one named
+ * skip, uniformly at random: first peers that prefer() likes, then (with
+ * fill) any.
  */
 unsigned
 sc_peers_sample(sc_peers_t *p, sc_known_t **out, unsigned k,
-    const char *skip)
+    const char *skip, sc_peers_filter_pt prefer, void *data, int fill)
 {
-    unsigned     i, j, got;
-    sc_known_t  *t;
+    unsigned  got;
 
     got = 0;
+    p->epoch++;
+
+    if (prefer) {
+        got = sc_peers_pick(p, out, got, k, skip, prefer, data);
+    }
+
+    return fill ? sc_peers_pick(p, out, got, k, skip, NULL, NULL) : got;
+}
+
+
+/*
+ * Adds random eligible peers to out[got..k) by a partial Fisher-Yates
+ * shuffle of the dense array, so it costs what it looks at.
+ */
+static unsigned
+sc_peers_pick(sc_peers_t *p, sc_known_t **out, unsigned got, unsigned k,
+    const char *skip, sc_peers_filter_pt filter, void *data)
+{
+    unsigned     i, j;
+    sc_known_t  *t;
 
     for (i = 0; i < p->n && got < k; i++) {
         j = i + sc_rand_below(p->n - i);
@@ -215,7 +241,11 @@ sc_peers_sample(sc_peers_t *p, sc_known_t **out, unsigned k,
         p->items[i] = t;
         t->slot = i;
 
-        if (t->fails == 0 && (skip == NULL || strcmp(t->id, skip) != 0)) {
+        if (t->fails == 0 && t->mark != p->epoch
+            && (skip == NULL || strcmp(t->id, skip) != 0)
+            && (filter == NULL || filter(data, t)))
+        {
+            t->mark = p->epoch;
             out[got++] = t;
         }
     }
@@ -245,6 +275,7 @@ sc_peers_bury(sc_peers_t *p, const char *id, int64_t until)
 }
 
 
+/* Is this id a peer we dropped recently? */
 int
 sc_peers_buried(sc_peers_t *p, const char *id, int64_t now)
 {
@@ -277,6 +308,7 @@ sc_peers_unbury(sc_peers_t *p, const char *id)
 }
 
 
+/* FNV-1a: ids are short strings. */
 static uint32_t
 sc_peers_hash(const char *s)
 {
@@ -290,6 +322,7 @@ sc_peers_hash(const char *s)
 }
 
 
+/* Heap order: asked longest ago first, then oldest news. */
 static int
 sc_peers_less(sc_known_t *a, sc_known_t *b)
 {
@@ -301,6 +334,7 @@ sc_peers_less(sc_known_t *a, sc_known_t *b)
 }
 
 
+/* Puts an entry at a heap slot and remembers the slot. */
 static void
 sc_peers_set(sc_peers_t *p, unsigned i, sc_known_t *k)
 {
@@ -309,6 +343,7 @@ sc_peers_set(sc_peers_t *p, unsigned i, sc_known_t *k)
 }
 
 
+/* Restores the heap above slot i. */
 static void
 sc_peers_up(sc_peers_t *p, unsigned i)
 {
@@ -332,6 +367,7 @@ sc_peers_up(sc_peers_t *p, unsigned i)
 }
 
 
+/* Restores the heap below slot i. */
 static void
 sc_peers_down(sc_peers_t *p, unsigned i)
 {

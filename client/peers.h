@@ -12,9 +12,12 @@
 
 typedef struct sc_known_s  sc_known_t;
 
+typedef int (*sc_peers_filter_pt)(void *data, sc_known_t *k);
+
 
 struct sc_known_s {
     sc_known_t     *hnext;
+    uint64_t        mark;
     unsigned        slot;
     unsigned        hidx;
     int64_t         asked;
@@ -45,6 +48,7 @@ typedef struct {
     unsigned        max;
     unsigned        nbuckets;
     uint64_t        seq;
+    uint64_t        epoch;
     sc_tomb_t      *tombs;
     unsigned        ntombs;
     unsigned        tomb_next;
@@ -60,7 +64,7 @@ void sc_peers_remove(sc_peers_t *p, sc_known_t *k);
 sc_known_t *sc_peers_next(sc_peers_t *p);
 void sc_peers_asked(sc_peers_t *p, sc_known_t *k, int64_t now);
 unsigned sc_peers_sample(sc_peers_t *p, sc_known_t **out, unsigned k,
-    const char *skip);
+    const char *skip, sc_peers_filter_pt prefer, void *data, int fill);
 
 void sc_peers_bury(sc_peers_t *p, const char *id, int64_t until);
 int sc_peers_buried(sc_peers_t *p, const char *id, int64_t now);

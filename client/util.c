@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <time.h>
 #include <ctype.h>
+#include <strings.h>
 #include <arpa/inet.h>
 
 #include "core.h"
@@ -53,6 +54,7 @@ sc_now_ms(void)
 }
 
 
+/* Microseconds, for measuring our own work. */
 int64_t
 sc_now_us(void)
 {
@@ -95,6 +97,7 @@ sc_rand_seed(uint64_t seed)
 }
 
 
+/* The next 32 random bits. */
 uint32_t
 sc_rand(void)
 {
@@ -106,6 +109,7 @@ sc_rand(void)
 }
 
 
+/* Uniform enough in [0, n) for n far below 2^32. */
 uint32_t
 sc_rand_below(uint32_t n)
 {
@@ -145,6 +149,7 @@ sc_parse_ms(const char *s, int64_t *ms)
 }
 
 
+/* Decimal only, bounded, no sign, no trailing bytes. */
 int
 sc_parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
@@ -167,6 +172,7 @@ sc_parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 
+/* The spellings env files use for yes and no. */
 int
 sc_parse_bool(const char *s, int *out)
 {
@@ -196,7 +202,7 @@ int
 sc_valid_name(const char *s, size_t len)
 {
     size_t  i;
-    u_char  c;
+    unsigned char  c;
 
     if (len == 0 || len > SC_NAME_MAX) {
         return 0;

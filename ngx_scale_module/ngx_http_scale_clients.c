@@ -383,7 +383,7 @@ ngx_http_scale_clients_json(ngx_http_scale_clients_page_t *pg)
                                    (ngx_msec_int_t) (msec - c->last_seen) > 0
                                    ? msec - c->last_seen : 0);
 
-        due = (ngx_msec_int_t) (c->due - msec);
+        due = ngx_http_scale_msec32_diff(c->due, msec);
         ngx_http_scale_clients_set(o, "next_check_ms", due > 0 ? due : 0);
 
         json_object_set_new(o, "health",

@@ -233,7 +233,9 @@ ngx_http_scale_config_body(ngx_http_request_t *r)
                 continue;
             }
 
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            if (b->last != b->pos) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
         }
     }
 

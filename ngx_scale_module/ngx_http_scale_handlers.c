@@ -41,6 +41,8 @@ static ngx_int_t ngx_http_scale_delete(ngx_http_request_t *r,
 static ngx_int_t ngx_http_scale_connect_answer(ngx_http_request_t *r,
     ngx_http_scale_identity_t *ident, ngx_http_scale_peer_t *peers,
     ngx_uint_t n, ngx_uint_t is_new);
+static void ngx_http_scale_inherit_addr(ngx_http_scale_entry_t *e,
+    ngx_http_scale_identity_t *ident);
 static void ngx_http_scale_copy_peers(ngx_http_scale_entry_t **picks,
     ngx_uint_t n, ngx_http_scale_peer_t *peers);
 static ngx_int_t ngx_http_scale_alive(ngx_http_request_t *r,
@@ -331,7 +333,10 @@ ngx_http_scale_identity(ngx_http_request_t *r,
                 continue;
             }
 
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            /* the last buffer of a chunked body may be empty, pos NULL */
+            if (b->last != b->pos) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
         }
     }
 
@@ -402,6 +407,10 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
             goto limited;
         }
 
+        if (ident->addr.len == 0 && e->addr_len) {
+            ngx_http_scale_inherit_addr(e, ident);
+        }
+
         if (ngx_http_scale_entry_name_len(e) != ident->name.len
             || e->addr_len != ident->addr.len
             || ngx_memcmp(ngx_http_scale_entry_name(e), ident->name.data,
@@ -412,10 +421,13 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
             moved = ngx_http_scale_registry_replace(shpool, sh, e, ident);
             if (moved) {
                 e = moved;
+                ngx_http_scale_journal_add_locked(sh,
+                                                  NGX_HTTP_SCALE_OP_JOIN, e);
             }
         }
 
         ngx_http_scale_registry_touch(shpool, sh, e, now);
+        ngx_http_scale_journal_add_locked(sh, NGX_HTTP_SCALE_OP_REFRESH, e);
 
     } else {
         is_new = 1;
@@ -461,6 +473,8 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
                                              NGX_HTTP_SERVICE_UNAVAILABLE,
                                              "registry full");
         }
+
+        ngx_http_scale_journal_add_locked(sh, NGX_HTTP_SCALE_OP_JOIN, e);
 
         if (sh->params.rate) {
             limit = sh->params.rate / 1000;
@@ -508,6 +522,23 @@ limited:
     }
 
     return ngx_http_scale_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS, why);
+}
+
+
+/*
+ * A refresh that names no address keeps the one the client registered
+ * with (a plain "curl -d id" must not make a probed client unprobeable).
+ * The lock is held: ident points into the entry until it is replaced.
+ */
+static void
+ngx_http_scale_inherit_addr(ngx_http_scale_entry_t *e,
+    ngx_http_scale_identity_t *ident)
+{
+    ident->addr.data = ngx_http_scale_entry_addr(e);
+    ident->addr.len = e->addr_len;
+    ident->probeable = (e->flags & NGX_HTTP_SCALE_PROBEABLE) ? 1 : 0;
+    ident->name_addr = 0;
+    ident->net = e->net;
 }
 
 
@@ -626,6 +657,7 @@ ngx_http_scale_delete(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     e = ngx_http_scale_registry_find(shpool, sh, ident->id.data,
                                      ident->id.len, hash);
     if (e) {
+        ngx_http_scale_journal_add_locked(sh, NGX_HTTP_SCALE_OP_LEAVE, e);
         ngx_http_scale_registry_remove(shpool, sh, e);
     }
 
@@ -683,6 +715,8 @@ ngx_http_scale_alive(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
 
         if (rc == NGX_OK) {
             ngx_http_scale_registry_touch(shpool, sh, e, now);
+            ngx_http_scale_journal_add_locked(sh,
+                                              NGX_HTTP_SCALE_OP_REFRESH, e);
         }
     }
 

@@ -239,7 +239,7 @@ ngx_http_scale_health_take(ngx_http_scale_zone_ctx_t *ctx, ngx_msec_t now,
     while (evicted < NGX_HTTP_SCALE_EVICT_BATCH) {
         e = ngx_http_scale_registry_heap_min(shpool, sh);
 
-        if (e == NULL || (ngx_msec_int_t) (e->due - now) > 0) {
+        if (e == NULL || ngx_http_scale_msec32_diff(e->due, now) > 0) {
             break;
         }
 
@@ -309,6 +309,7 @@ ngx_http_scale_health_evict(ngx_http_scale_zone_ctx_t *ctx,
     (void) ngx_atomic_fetch_add(e->fails ? &sh->health.evicted_failure
                                          : &sh->health.evicted_age, 1);
 
+    ngx_http_scale_journal_add_locked(sh, NGX_HTTP_SCALE_OP_EVICT, e);
     ngx_http_scale_registry_remove(ctx->shpool, sh, e);
 }
 

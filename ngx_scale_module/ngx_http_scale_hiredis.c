@@ -136,6 +136,7 @@ ngx_http_scale_link_stop(ngx_http_scale_link_t *link)
 }
 
 
+/* connect() finished, well or not; the owner takes over when well */
 static void
 ngx_http_scale_link_connected(const redisAsyncContext *ac, int status)
 {
@@ -159,6 +160,7 @@ ngx_http_scale_link_connected(const redisAsyncContext *ac, int status)
 }
 
 
+/* hiredis wants to read: the hooks must be idempotent */
 static void
 ngx_http_scale_link_add_read(void *privdata)
 {
@@ -177,6 +179,7 @@ ngx_http_scale_link_add_read(void *privdata)
 }
 
 
+/* hiredis stops reading */
 static void
 ngx_http_scale_link_del_read(void *privdata)
 {
@@ -192,6 +195,7 @@ ngx_http_scale_link_del_read(void *privdata)
 }
 
 
+/* hiredis has output waiting */
 static void
 ngx_http_scale_link_add_write(void *privdata)
 {
@@ -211,6 +215,7 @@ ngx_http_scale_link_add_write(void *privdata)
 }
 
 
+/* the output is flushed */
 static void
 ngx_http_scale_link_del_write(void *privdata)
 {
@@ -290,6 +295,8 @@ ngx_http_scale_link_cleanup(void *privdata)
 }
 
 
+/* readable socket: hiredis reads and runs the callbacks; it may free
+ * the context (and the connection) before it returns */
 static void
 ngx_http_scale_link_read(ngx_event_t *ev)
 {
@@ -305,6 +312,7 @@ ngx_http_scale_link_read(ngx_event_t *ev)
 }
 
 
+/* writable socket: the first time, the connect completed */
 static void
 ngx_http_scale_link_write(ngx_event_t *ev)
 {
@@ -366,6 +374,7 @@ ngx_http_scale_link_retry(ngx_http_scale_link_t *link)
 }
 
 
+/* keeps why the link failed, for the owner's log line */
 static void
 ngx_http_scale_link_error(ngx_http_scale_link_t *link, const char *text)
 {

@@ -239,7 +239,7 @@ static ngx_int_t
 ngx_http_scale_identity_json(ngx_pool_t *pool, u_char *body, size_t len,
     ngx_http_scale_identity_t *ident, u_char *reason)
 {
-    u_char        *p;
+    u_char        *p, *q;
     json_t        *obj;
     ngx_int_t      rc;
     ngx_str_t      host;
@@ -248,8 +248,21 @@ ngx_http_scale_identity_json(ngx_pool_t *pool, u_char *body, size_t len,
 
     obj = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &err);
     if (obj == NULL) {
-        ngx_snprintf(reason, NGX_HTTP_SCALE_REASON_MAX,
-                     "invalid JSON at byte %d: %s%Z", err.position, err.text);
+        p = ngx_snprintf(reason, NGX_HTTP_SCALE_REASON_MAX - 1,
+                         "invalid JSON at byte %uz: %s", err.position,
+                         err.text);
+        *p = '\0';
+
+        /*
+         * jansson quotes the body's bytes ("near '...'"): keep the
+         * reason ASCII, or the error answer itself could not be encoded
+         */
+        for (q = reason; q < p; q++) {
+            if (*q >= 0x80) {
+                *q = '?';
+            }
+        }
+
         return NGX_DECLINED;
     }
 

@@ -20,9 +20,12 @@ static void ngx_http_scale_ring_put(ngx_http_scale_journal_t *j, u_char *src,
     size_t n);
 static void ngx_http_scale_ring_get(ngx_http_scale_journal_t *j, u_char *dst,
     size_t n);
-static ngx_int_t ngx_http_scale_journal_instance(ngx_cycle_t *cycle,
+static void ngx_http_scale_journal_forget_locked(ngx_http_scale_journal_t *j,
+    u_char *id, size_t len);
+static void ngx_http_scale_journal_instance(ngx_cycle_t *cycle,
     ngx_http_scale_persist_conf_t *pcf, ngx_http_scale_journal_t *j);
 static void ngx_http_scale_persist_tick(ngx_event_t *ev);
+static void ngx_http_scale_persist_woken(ngx_event_t *ev);
 static json_t *ngx_http_scale_store_json(ngx_http_scale_persist_conf_t *pcf,
     ngx_http_scale_journal_t *j);
 static json_t *ngx_http_scale_redis_json(ngx_http_scale_persist_conf_t *pcf,
@@ -30,7 +33,13 @@ static json_t *ngx_http_scale_redis_json(ngx_http_scale_persist_conf_t *pcf,
 static json_t *ngx_http_scale_cluster_json(ngx_http_scale_journal_t *j);
 
 
-static ngx_event_t  ngx_http_scale_tick_event;
+static ngx_event_t        ngx_http_scale_tick_event;
+static ngx_cycle_t       *ngx_http_scale_tick_cycle;
+static ngx_connection_t  *ngx_http_scale_wake_conn;
+
+/* a pipe made by the master: a worker that queues the first join, leave
+ * or eviction of a round writes a byte, worker 0 wakes and drains */
+static ngx_fd_t           ngx_http_scale_wake[2] = { -1, -1 };
 
 
 /* the directives' storage, made on first use */
@@ -88,6 +97,10 @@ ngx_http_scale_journal_add_locked(ngx_http_scale_shctx_t *sh, ngx_uint_t op,
         return;
     }
 
+    if (j->loading && op >= NGX_HTTP_SCALE_OP_LEAVE) {
+        ngx_http_scale_journal_forget_locked(j, e->data, e->id_len);
+    }
+
     need = 2 + e->id_len;
     used = (size_t) (j->head - j->tail);
 
@@ -116,11 +129,24 @@ ngx_http_scale_journal_add_locked(ngx_http_scale_shctx_t *sh, ngx_uint_t op,
     ngx_http_scale_ring_put(j, e->data, e->id_len);
 
     j->records++;
+
+    if (op != NGX_HTTP_SCALE_OP_REFRESH && !j->wake
+        && ngx_http_scale_wake[1] != -1)
+    {
+        /* membership changes go out at once, refreshes wait for the
+         * tick and leave together; one byte per round, non-blocking: a
+         * full pipe wakes the drainer anyway */
+        j->wake = 1;
+
+        if (write(ngx_http_scale_wake[1], "w", 1) == -1) {
+            /* void */
+        }
+    }
 }
 
 
 /*
- * Takes up to max records (about bytes_max bytes of names) from the
+ * Takes up to max records (about bytes_max bytes of strings) from the
  * ring and resolves each against the registry as it is now: the change
  * is "the id exists with this name and address" or "the id is gone",
  * so records of one id in any order end in the right state.  Strings are
@@ -141,6 +167,7 @@ ngx_http_scale_journal_take_locked(ngx_slab_pool_t *shpool,
 
     j = sh->journal;
     bytes = 0;
+    j->wake = 0;
 
     for (n = 0; n < max && j->sent < j->head && bytes < bytes_max; n++) {
         c = &out[n];
@@ -180,14 +207,14 @@ ngx_http_scale_journal_take_locked(ngx_slab_pool_t *shpool,
         c->seen = ngx_http_scale_journal_seen(e);
         c->created = e->created;
 
-        if (c->op == NGX_HTTP_SCALE_OP_REFRESH) {
-            continue;
-        }
-
+        /* a refresh carries the whole identity too: whoever missed the
+         * join (Redis, another instance) gets it back from the next
+         * refresh of a live client */
         len = ngx_http_scale_entry_name_len(e) + e->addr_len;
 
         p = ngx_pnalloc(pool, len + 1);
         if (p == NULL) {
+            c->exists = 0;
             c->op = NGX_HTTP_SCALE_OP_REFRESH;
             continue;
         }
@@ -354,8 +381,9 @@ ngx_http_scale_journal_apply_locked(ngx_slab_pool_t *shpool,
             || e->addr_len != ident->addr.len
             || ngx_memcmp(ngx_http_scale_entry_name(e), ident->name.data,
                           ident->name.len) != 0
-            || ngx_memcmp(ngx_http_scale_entry_addr(e), ident->addr.data,
-                          ident->addr.len) != 0)
+            || (ident->addr.len
+                && ngx_memcmp(ngx_http_scale_entry_addr(e), ident->addr.data,
+                              ident->addr.len) != 0))
         {
             moved = ngx_http_scale_registry_replace(shpool, sh, e, ident);
             if (moved == NULL) {
@@ -415,11 +443,16 @@ ngx_http_scale_journal_remove_locked(ngx_slab_pool_t *shpool,
         return NGX_DECLINED;
     }
 
-    ngx_http_scale_registry_remove(shpool, sh, e);
-
     if (sh->journal) {
         sh->journal->changes++;
+
+        if (sh->journal->loading) {
+            ngx_http_scale_journal_forget_locked(sh->journal, e->data,
+                                                 e->id_len);
+        }
     }
+
+    ngx_http_scale_registry_remove(shpool, sh, e);
 
     return NGX_OK;
 }
@@ -464,13 +497,15 @@ ngx_http_scale_journal_error(ngx_slab_pool_t *shpool,
  * In the master after the zones are mapped, at start and on reload: a
  * zone without a journal is fresh, so it gets one and is loaded from the
  * data directory; a kept zone keeps its journal and only takes the new
- * configuration.
+ * configuration.  NGINX exits when init_module fails, even on a reload,
+ * so after the first start a problem is logged and the feature waits.
  */
 ngx_int_t
 ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
     ngx_http_scale_main_conf_t *smcf)
 {
     size_t                          size;
+    ngx_int_t                       failed;
     ngx_uint_t                      fresh;
     ngx_slab_pool_t                *shpool;
     ngx_http_scale_shctx_t         *sh;
@@ -479,20 +514,17 @@ ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
     ngx_http_scale_persist_conf_t  *pcf;
 
     pcf = smcf->persist;
+    failed = ngx_is_init_cycle(cycle->old_cycle) ? NGX_ERROR : NGX_OK;
 
-    if (pcf == NULL || smcf->shm_zone == NULL) {
-        if (pcf) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                          "\"scale_data_dir\" and \"scale_redis\" need a "
-                          "\"scale_zone\"");
-            return NGX_ERROR;
-        }
-
+    if (pcf == NULL || ngx_process == NGX_PROCESS_SIGNALLER) {
         return NGX_OK;
     }
 
-    if (ngx_process == NGX_PROCESS_SIGNALLER) {
-        return NGX_OK;
+    if (smcf->shm_zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "\"scale_data_dir\" and \"scale_redis\" need a "
+                      "\"scale_zone\"");
+        return failed;
     }
 
     ctx = smcf->shm_zone->data;
@@ -535,6 +567,15 @@ ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
         j->size = size;
     }
 
+    if (size && j->gone == NULL) {
+        j->gone = ngx_slab_calloc_locked(shpool,
+                                         NGX_HTTP_SCALE_GONE
+                                         * sizeof(uint64_t));
+        if (j->gone == NULL) {
+            goto nomem;
+        }
+    }
+
     j->enabled = (pcf->redis.len != 0);
 
     if (!j->enabled) {
@@ -544,12 +585,20 @@ ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
         j->records = 0;
     }
 
-    if (ngx_http_scale_journal_instance(cycle, pcf, j) != NGX_OK) {
-        ngx_shmtx_unlock(&shpool->mutex);
-        return NGX_ERROR;
-    }
+    ngx_http_scale_journal_instance(cycle, pcf, j);
 
     ngx_shmtx_unlock(&shpool->mutex);
+
+    if (j->enabled && ngx_http_scale_wake[0] == -1 && !ngx_test_config) {
+        if (pipe(ngx_http_scale_wake) == -1
+            || ngx_nonblocking(ngx_http_scale_wake[0]) == -1
+            || ngx_nonblocking(ngx_http_scale_wake[1]) == -1)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "scale redis: pipe() failed");
+            return failed;
+        }
+    }
 
     if (ngx_test_config) {
         return NGX_OK;
@@ -558,18 +607,22 @@ ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
     if (pcf->data_dir.len
         && ngx_http_scale_store_init_module(cycle, smcf, fresh) != NGX_OK)
     {
-        return NGX_ERROR;
+        return failed;
     }
 
     if (pcf->redis.len
         && ngx_http_scale_redis_init_module(cycle, smcf) != NGX_OK)
     {
-        return NGX_ERROR;
+        return failed;
     }
 
     return NGX_OK;
 
 nomem:
+
+    if (sh->journal) {
+        sh->journal->enabled = 0;
+    }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
@@ -579,7 +632,7 @@ nomem:
                   "\"queue=\" in \"scale_redis\"",
                   &smcf->shm_zone->shm.name, size);
 
-    return NGX_ERROR;
+    return failed;
 }
 
 
@@ -587,7 +640,7 @@ nomem:
  * This instance's name in the cluster (instance= or hostname:port of the
  * first listening socket) and the address it serves on.
  */
-static ngx_int_t
+static void
 ngx_http_scale_journal_instance(ngx_cycle_t *cycle,
     ngx_http_scale_persist_conf_t *pcf, ngx_http_scale_journal_t *j)
 {
@@ -621,8 +674,6 @@ ngx_http_scale_journal_instance(ngx_cycle_t *cycle,
     }
 
     *p = '\0';
-
-    return NGX_OK;
 }
 
 
@@ -634,6 +685,7 @@ ngx_int_t
 ngx_http_scale_persist_init_process(ngx_cycle_t *cycle,
     ngx_http_scale_main_conf_t *smcf)
 {
+    ngx_connection_t               *c;
     ngx_http_scale_zone_ctx_t      *ctx;
     ngx_http_scale_persist_conf_t  *pcf;
 
@@ -656,12 +708,34 @@ ngx_http_scale_persist_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    if (pcf->redis.len
+    if (pcf->redis.len && ctx->sh->journal->enabled
         && ngx_http_scale_redis_init_process(cycle, smcf) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    if (pcf->redis.len && ctx->sh->journal->enabled
+        && ngx_http_scale_wake[0] != -1)
+    {
+        c = ngx_get_connection(ngx_http_scale_wake[0], cycle->log);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->read->handler = ngx_http_scale_persist_woken;
+        c->read->log = cycle->log;
+
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
+            != NGX_OK)
+        {
+            ngx_free_connection(c);
+            return NGX_ERROR;
+        }
+
+        ngx_http_scale_wake_conn = c;
+    }
+
+    ngx_http_scale_tick_cycle = cycle;
     ngx_http_scale_tick_event.handler = ngx_http_scale_persist_tick;
     ngx_http_scale_tick_event.data = smcf;
     ngx_http_scale_tick_event.log = cycle->log;
@@ -673,29 +747,70 @@ ngx_http_scale_persist_init_process(ngx_cycle_t *cycle,
 }
 
 
+/* worker 0, every 10 ms: the data directory and Redis get their turn */
 static void
 ngx_http_scale_persist_tick(ngx_event_t *ev)
 {
+    ngx_http_scale_shctx_t         *sh;
+    ngx_http_scale_zone_ctx_t      *ctx;
     ngx_http_scale_main_conf_t     *smcf;
     ngx_http_scale_persist_conf_t  *pcf;
-
-    smcf = ev->data;
-    pcf = smcf->persist;
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         ngx_http_scale_redis_exit_process();
         return;
     }
 
+    if (ngx_http_scale_tick_cycle != ngx_cycle) {
+        /* a reload without a master process: init_process does not run
+         * again and the old configuration goes away, so start over */
+        ngx_http_scale_persist_exit_process(ngx_http_scale_tick_cycle);
+
+        smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_scale_module);
+        if (smcf && smcf->shm_zone) {
+            (void) ngx_http_scale_persist_init_process(
+                                          (ngx_cycle_t *) ngx_cycle, smcf);
+        }
+
+        return;
+    }
+
+    smcf = ev->data;
+    pcf = smcf->persist;
+    ctx = smcf->shm_zone->data;
+    sh = ctx->sh;
+
     if (pcf->data_dir.len) {
         ngx_http_scale_store_tick(smcf, ev->log);
     }
 
-    if (pcf->redis.len) {
+    if (pcf->redis.len && sh->journal->enabled) {
         ngx_http_scale_redis_tick(smcf);
     }
 
     ngx_add_timer(ev, NGX_HTTP_SCALE_TICK);
+}
+
+
+/* a byte in the pipe: records are queued, drain them now */
+static void
+ngx_http_scale_persist_woken(ngx_event_t *ev)
+{
+    u_char             buf[64];
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    while (read(c->fd, buf, sizeof(buf)) > 0) {
+        /* void */
+    }
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    ngx_http_scale_redis_wake();
 }
 
 
@@ -705,6 +820,11 @@ ngx_http_scale_persist_exit_process(ngx_cycle_t *cycle)
 {
     if (ngx_http_scale_tick_event.timer_set) {
         ngx_del_timer(&ngx_http_scale_tick_event);
+    }
+
+    if (ngx_http_scale_wake_conn) {
+        ngx_close_connection(ngx_http_scale_wake_conn);
+        ngx_http_scale_wake_conn = NULL;
     }
 
     ngx_http_scale_store_exit_process();
@@ -801,6 +921,7 @@ ngx_http_scale_persist_json(ngx_http_scale_zone_ctx_t *ctx, void *root)
 }
 
 
+/* the "persistence" object: where the file is and how saves went */
 static json_t *
 ngx_http_scale_store_json(ngx_http_scale_persist_conf_t *pcf,
     ngx_http_scale_journal_t *j)
@@ -841,6 +962,7 @@ ngx_http_scale_store_json(ngx_http_scale_persist_conf_t *pcf,
 }
 
 
+/* the "redis" object: link state, queue, and what went in and out */
 static json_t *
 ngx_http_scale_redis_json(ngx_http_scale_persist_conf_t *pcf,
     ngx_http_scale_journal_t *j)
@@ -900,6 +1022,7 @@ ngx_http_scale_redis_json(ngx_http_scale_persist_conf_t *pcf,
 }
 
 
+/* the "cluster" object: the instances whose heartbeats Redis holds */
 static json_t *
 ngx_http_scale_cluster_json(ngx_http_scale_journal_t *j)
 {
@@ -945,6 +1068,74 @@ ngx_http_scale_cluster_json(ngx_http_scale_journal_t *j)
 }
 
 
+/* FNV-1a, 64 bits: the gone set holds only hashes, so they must be wide */
+uint64_t
+ngx_http_scale_journal_hash64(u_char *p, size_t len)
+{
+    uint64_t  h;
+
+    h = 14695981039346656037ULL;
+
+    while (len--) {
+        h ^= *p++;
+        h *= 1099511628211ULL;
+    }
+
+    return h ? h : 1;
+}
+
+
+/* remembers a removed id while a load runs; a full set forgets nothing
+ * more, and the load then may bring back a few deleted ids */
+static void
+ngx_http_scale_journal_forget_locked(ngx_http_scale_journal_t *j,
+    u_char *id, size_t len)
+{
+    uint64_t    h;
+    ngx_uint_t  i;
+
+    if (j->gone == NULL || j->gone_n >= NGX_HTTP_SCALE_GONE / 2) {
+        return;
+    }
+
+    h = ngx_http_scale_journal_hash64(id, len);
+
+    for (i = h % NGX_HTTP_SCALE_GONE; j->gone[i];
+         i = (i + 1) % NGX_HTTP_SCALE_GONE)
+    {
+        if (j->gone[i] == h) {
+            return;
+        }
+    }
+
+    j->gone[i] = h;
+    j->gone_n++;
+}
+
+
+/* was this id removed since the load began? */
+ngx_uint_t
+ngx_http_scale_journal_gone_locked(ngx_http_scale_journal_t *j, uint64_t h)
+{
+    ngx_uint_t  i;
+
+    if (j->gone == NULL || j->gone_n == 0) {
+        return 0;
+    }
+
+    for (i = h % NGX_HTTP_SCALE_GONE; j->gone[i];
+         i = (i + 1) % NGX_HTTP_SCALE_GONE)
+    {
+        if (j->gone[i] == h) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* appends n bytes at head; the caller checked there is room */
 static void
 ngx_http_scale_ring_put(ngx_http_scale_journal_t *j, u_char *src, size_t n)
 {
@@ -960,6 +1151,7 @@ ngx_http_scale_ring_put(ngx_http_scale_journal_t *j, u_char *src, size_t n)
 }
 
 
+/* reads n bytes at sent and moves it on */
 static void
 ngx_http_scale_ring_get(ngx_http_scale_journal_t *j, u_char *dst, size_t n)
 {

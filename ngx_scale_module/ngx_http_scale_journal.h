@@ -18,6 +18,7 @@
 #define NGX_HTTP_SCALE_INSTANCE_LEN    64
 #define NGX_HTTP_SCALE_ERROR_LEN       160
 #define NGX_HTTP_SCALE_EPOCH_LEN       40
+#define NGX_HTTP_SCALE_GONE            8192      /* deletes during a load */
 
 /* drainer and snapshot tick, and the Redis heartbeat */
 #define NGX_HTTP_SCALE_TICK            10
@@ -109,11 +110,19 @@ struct ngx_http_scale_journal_s {
     ngx_uint_t                  refreshes_dropped;
     ngx_uint_t                  overflow;      /* rewrite everything */
     ngx_uint_t                  enabled;       /* Redis is configured */
+    ngx_uint_t                  wake;          /* the drainer was woken */
     uint64_t                    changes;       /* joins, leaves, evictions */
     ngx_uint_t                  loaded;        /* the data dir was read */
 
+    /* ids removed while a Redis load pass runs, so that the load does
+     * not bring back what was deleted after Redis answered it */
+    uint64_t                   *gone;          /* open addressing, 0: free */
+    ngx_uint_t                  gone_n;
+    ngx_uint_t                  loading;
+
     ngx_pid_t                   drainer;       /* the worker draining */
     u_char                      epoch[NGX_HTTP_SCALE_EPOCH_LEN];
+    u_char                      run_id[NGX_HTTP_SCALE_EPOCH_LEN + 8];
     u_char                      instance[NGX_HTTP_SCALE_INSTANCE_LEN];
     u_char                      addr[NGX_HTTP_SCALE_INSTANCE_LEN];
     time_t                      started;
@@ -139,6 +148,9 @@ typedef struct {
 
 
 /* ngx_http_scale_journal.c */
+uint64_t ngx_http_scale_journal_hash64(u_char *p, size_t len);
+ngx_uint_t ngx_http_scale_journal_gone_locked(ngx_http_scale_journal_t *j,
+    uint64_t h);
 ngx_http_scale_persist_conf_t *ngx_http_scale_persist_conf(ngx_conf_t *cf,
     ngx_http_scale_main_conf_t *smcf);
 ngx_uint_t ngx_http_scale_journal_take_locked(ngx_slab_pool_t *shpool,
@@ -169,6 +181,7 @@ void ngx_http_scale_store_exit_master(ngx_cycle_t *cycle,
     ngx_http_scale_main_conf_t *smcf);
 
 /* ngx_http_scale_redis.c */
+void ngx_http_scale_redis_wake(void);
 ngx_int_t ngx_http_scale_redis_init_module(ngx_cycle_t *cycle,
     ngx_http_scale_main_conf_t *smcf);
 ngx_int_t ngx_http_scale_redis_init_process(ngx_cycle_t *cycle,

@@ -22,7 +22,7 @@ ngx_http_scale_limit_refresh(ngx_http_scale_shctx_t *sh,
         return NGX_OK;
     }
 
-    elapsed = (ngx_msec_int_t) (now - e->last_seen);
+    elapsed = ngx_http_scale_msec32_diff(now, e->refreshed);
 
     if (elapsed >= 0 && (ngx_msec_t) elapsed < sh->params.refresh_min) {
         *retry = sh->params.refresh_min - elapsed;

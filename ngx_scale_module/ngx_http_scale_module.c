@@ -238,6 +238,27 @@ static ngx_command_t  ngx_http_scale_commands[] = {
       0,
       ngx_http_scale_metrics_handler },
 
+    { ngx_string("scale_data_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_scale_data_dir,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("scale_snapshot_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_scale_snapshot_interval,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("scale_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_scale_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -268,7 +289,7 @@ ngx_module_t  ngx_http_scale_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_scale_exit_process,           /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_scale_persist_exit_master,    /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -441,6 +462,13 @@ ngx_http_scale_init_main_conf(ngx_conf_t *cf, void *conf)
     if (smcf->health_uri.data[0] != '/') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"scale_health_uri\" must start with \"/\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->max_age > 86400000 || p->refresh_min > 86400000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scale_max_age\" and \"scale_refresh_min\" "
+                           "must be at most 1d");
         return NGX_CONF_ERROR;
     }
 
@@ -688,7 +716,8 @@ ngx_http_scale_init_module(ngx_cycle_t *cycle)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_scale_module);
     if (smcf == NULL || smcf->shm_zone == NULL) {
-        return NGX_OK;
+        return smcf ? ngx_http_scale_persist_init_module(cycle, smcf)
+                    : NGX_OK;
     }
 
     ctx = smcf->shm_zone->data;
@@ -709,7 +738,7 @@ ngx_http_scale_init_module(ngx_cycle_t *cycle)
                       smcf->params.max_clients);
     }
 
-    return NGX_OK;
+    return ngx_http_scale_persist_init_module(cycle, smcf);
 }
 
 
@@ -735,6 +764,10 @@ ngx_http_scale_init_process(ngx_cycle_t *cycle)
         ctx->sh->workers[ngx_worker].pid = ngx_pid;
     }
 
+    if (ngx_http_scale_persist_init_process(cycle, smcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_scale_health_init_process(cycle, smcf);
 }
 
@@ -743,4 +776,5 @@ static void
 ngx_http_scale_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_scale_health_exit_process(cycle);
+    ngx_http_scale_persist_exit_process(cycle);
 }

@@ -81,8 +81,9 @@ typedef struct {
     uint32_t                    hash;
     uint32_t                    dense;         /* index in sh->dense */
     uint32_t                    heap;          /* index in sh->heap */
-    ngx_msec_t                  due;           /* heap key */
-    ngx_msec_t                  last_seen;
+    uint32_t                    due;           /* heap key, msec mod 2^32 */
+    uint32_t                    refreshed;     /* last refresh, likewise */
+    ngx_msec_t                  last_seen;     /* refresh or passed probe */
     uint32_t                    created;       /* unix time */
     uint32_t                    net;           /* /24 or /48 of the addr */
     u_char                      id_len;
@@ -100,6 +101,14 @@ typedef struct {
 #define NGX_HTTP_SCALE_REACHABLE   0x04   /* the last probe passed */
 #define NGX_HTTP_SCALE_PROBEABLE   0x08   /* the address is an IP:port */
 #define NGX_HTTP_SCALE_NAME_ADDR   0x10   /* the name is the address */
+
+
+/*
+ * 32-bit times: compared by their signed difference, which is right while
+ * they are less than 24 days apart (scale_max_age is bounded below that)
+ */
+#define ngx_http_scale_msec32_diff(a, b)                                      \
+    ((int32_t) ((uint32_t) (a) - (uint32_t) (b)))
 
 
 #define ngx_http_scale_entry_id(e)    ((e)->data)
@@ -163,6 +172,7 @@ typedef struct {
     ngx_http_scale_counters_t   counters;
     ngx_http_scale_health_stats_t  health;
     ngx_http_scale_worker_stats_t  workers[NGX_HTTP_SCALE_WORKERS_MAX];
+    struct ngx_http_scale_journal_s  *journal;  /* data dir, Redis */
 } ngx_http_scale_shctx_t;
 
 
@@ -179,6 +189,7 @@ typedef struct {
     size_t                      body_max;
     ngx_str_t                   health_uri;
     ngx_uint_t                  handlers;      /* locations using the zone */
+    void                       *persist;       /* scale_data_dir, _redis */
 } ngx_http_scale_main_conf_t;
 
 
@@ -230,6 +241,32 @@ ngx_int_t ngx_http_scale_admin_allowed(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_admin_refuse(ngx_http_request_t *r);
 ngx_str_t *ngx_http_scale_admin_manager_uri(ngx_http_request_t *r);
 const char *ngx_http_scale_admin_mode(ngx_http_request_t *r);
+
+/* ngx_http_scale_{journal,store,redis}.c: data dir and Redis */
+#define NGX_HTTP_SCALE_OP_JOIN     1      /* new, or new name/address */
+#define NGX_HTTP_SCALE_OP_REFRESH  2
+#define NGX_HTTP_SCALE_OP_LEAVE    3      /* POST /delete */
+#define NGX_HTTP_SCALE_OP_EVICT    4      /* health eviction */
+
+#define NGX_HTTP_SCALE_JOURNALED   0x80   /* a refresh is queued */
+
+typedef struct ngx_http_scale_journal_s  ngx_http_scale_journal_t;
+
+void ngx_http_scale_journal_add_locked(ngx_http_scale_shctx_t *sh,
+    ngx_uint_t op, ngx_http_scale_entry_t *e);
+ngx_int_t ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
+    ngx_http_scale_main_conf_t *smcf);
+ngx_int_t ngx_http_scale_persist_init_process(ngx_cycle_t *cycle,
+    ngx_http_scale_main_conf_t *smcf);
+void ngx_http_scale_persist_exit_process(ngx_cycle_t *cycle);
+void ngx_http_scale_persist_exit_master(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_scale_persist_json(ngx_http_scale_zone_ctx_t *ctx,
+    void *root);
+char *ngx_http_scale_data_dir(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_scale_snapshot_interval(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_scale_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_SCALE_MODULE_H_INCLUDED_ */

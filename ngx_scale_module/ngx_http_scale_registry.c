@@ -167,11 +167,15 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
     e->fails = 0;
     e->passes = 0;
     e->last_seen = now;
+    e->refreshed = (uint32_t) now;
     e->created = (uint32_t) ngx_time();
 
     p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
     p = ngx_cpymem(p, ident->name.data, name_len);
-    ngx_memcpy(p, ident->addr.data, ident->addr.len);
+
+    if (ident->addr.len) {
+        ngx_memcpy(p, ident->addr.data, ident->addr.len);
+    }
 
     off = ngx_http_scale_off(shpool, e);
 
@@ -183,7 +187,7 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
     sh->dense[sh->count] = off;
 
     e->heap = sh->count;
-    e->due = ngx_http_scale_registry_due(sh, e, now);
+    e->due = (uint32_t) ngx_http_scale_registry_due(sh, e, now);
     sh->heap[sh->count] = off;
 
     sh->count++;
@@ -331,7 +335,10 @@ ngx_http_scale_registry_replace(ngx_slab_pool_t *shpool,
 
     p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
     p = ngx_cpymem(p, ident->name.data, name_len);
-    ngx_memcpy(p, ident->addr.data, ident->addr.len);
+
+    if (ident->addr.len) {
+        ngx_memcpy(p, ident->addr.data, ident->addr.len);
+    }
 
     off = ngx_http_scale_off(shpool, e);
     old_off = ngx_http_scale_off(shpool, old);
@@ -370,6 +377,7 @@ ngx_http_scale_registry_touch(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t now)
 {
     e->last_seen = now;
+    e->refreshed = (uint32_t) now;
 }
 
 
@@ -377,7 +385,7 @@ void
 ngx_http_scale_registry_set_due(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t due)
 {
-    e->due = due;
+    e->due = (uint32_t) due;
     ngx_http_scale_heap_fix(shpool, sh, e->heap);
 }
 
@@ -643,7 +651,7 @@ ngx_http_scale_registry_check(ngx_slab_pool_t *shpool,
         e = ngx_http_scale_ptr(shpool, sh->heap[i]);
         parent = ngx_http_scale_ptr(shpool, sh->heap[(i - 1) / 2]);
 
-        if ((ngx_msec_int_t) (e->due - parent->due) < 0) {
+        if (ngx_http_scale_msec32_diff(e->due, parent->due) < 0) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "scale registry: heap order broken at %ui", i);
             errors++;
@@ -669,7 +677,7 @@ ngx_http_scale_heap_up(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
         parent = (i - 1) / 2;
         p = ngx_http_scale_ptr(shpool, sh->heap[parent]);
 
-        if ((ngx_msec_int_t) (e->due - p->due) >= 0) {
+        if (ngx_http_scale_msec32_diff(e->due, p->due) >= 0) {
             break;
         }
 
@@ -706,13 +714,13 @@ ngx_http_scale_heap_down(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
         if (child + 1 < sh->count) {
             c2 = ngx_http_scale_ptr(shpool, sh->heap[child + 1]);
 
-            if ((ngx_msec_int_t) (c2->due - c->due) < 0) {
+            if (ngx_http_scale_msec32_diff(c2->due, c->due) < 0) {
                 child++;
                 c = c2;
             }
         }
 
-        if ((ngx_msec_int_t) (c->due - e->due) >= 0) {
+        if (ngx_http_scale_msec32_diff(c->due, e->due) >= 0) {
             break;
         }
 
@@ -737,7 +745,7 @@ ngx_http_scale_heap_fix(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
         e = ngx_http_scale_ptr(shpool, sh->heap[i]);
         p = ngx_http_scale_ptr(shpool, sh->heap[(i - 1) / 2]);
 
-        if ((ngx_msec_int_t) (e->due - p->due) < 0) {
+        if (ngx_http_scale_msec32_diff(e->due, p->due) < 0) {
             ngx_http_scale_heap_up(shpool, sh, i);
             return;
         }

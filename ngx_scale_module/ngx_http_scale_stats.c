@@ -246,5 +246,10 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
 
     json_object_set_new(root, "workers", workers);
 
+    if (ngx_http_scale_persist_json(ctx, root) != NGX_OK) {
+        json_decref(root);
+        return NULL;
+    }
+
     return root;
 }

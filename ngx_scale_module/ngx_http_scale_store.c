@@ -24,7 +24,8 @@
 
 
 #define NGX_HTTP_SCALE_STORE_VERSION   1
-#define NGX_HTTP_SCALE_STORE_CHUNK     4096      /* buckets per tick */
+#define NGX_HTTP_SCALE_STORE_BUCKETS   65536     /* per tick, at most */
+#define NGX_HTTP_SCALE_STORE_ENTRIES   8192      /* per tick, about */
 #define NGX_HTTP_SCALE_STORE_BATCH     1024      /* entries per lock */
 #define NGX_HTTP_SCALE_STORE_LINE      (3 * 256 + 2 * NGX_INT64_LEN + 8)
 #define NGX_HTTP_SCALE_STORE_REPORTS   10
@@ -74,7 +75,7 @@ static void ngx_http_scale_store_remove_temps(ngx_cycle_t *cycle,
 static ngx_int_t ngx_http_scale_save_open(ngx_http_scale_save_t *sv,
     ngx_http_scale_main_conf_t *smcf, ngx_log_t *log);
 static ngx_int_t ngx_http_scale_save_step(ngx_http_scale_save_t *sv,
-    ngx_http_scale_zone_ctx_t *ctx, ngx_uint_t buckets);
+    ngx_http_scale_zone_ctx_t *ctx, ngx_uint_t n, ngx_uint_t entries);
 static ngx_int_t ngx_http_scale_save_finish(ngx_http_scale_save_t *sv,
     ngx_http_scale_zone_ctx_t *ctx, ngx_str_t *keep);
 static void ngx_http_scale_save_abort(ngx_http_scale_save_t *sv);
@@ -85,8 +86,9 @@ static ngx_int_t ngx_http_scale_save_all(ngx_http_scale_main_conf_t *smcf,
     ngx_log_t *log, ngx_str_t *keep);
 
 
-static ngx_http_scale_save_t  ngx_http_scale_save;
-static ngx_msec_t             ngx_http_scale_save_last;
+static ngx_http_scale_save_t       ngx_http_scale_save;
+static ngx_msec_t                  ngx_http_scale_save_last;
+static ngx_http_scale_zone_ctx_t  *ngx_http_scale_save_zone;
 
 
 /* scale_data_dir <path>: relative paths are under the prefix (-p) */
@@ -172,6 +174,7 @@ ngx_http_scale_store_init_module(ngx_cycle_t *cycle,
     u_char                         *p;
     ngx_err_t                       err;
     ngx_str_t                      *zone;
+    ngx_core_conf_t                *ccf;
     ngx_http_scale_persist_conf_t  *pcf;
 
     pcf = smcf->persist;
@@ -212,6 +215,19 @@ ngx_http_scale_store_init_module(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
+    /* worker 0 writes here: like NGINX's temp paths, the workers' user
+     * owns it when the master runs as root */
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (geteuid() == 0 && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+        && chown((char *) pcf->data_dir.data, ccf->user, -1) == -1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                      "chown(\"%V\", %d) failed", &pcf->data_dir,
+                      ccf->user);
+        return NGX_ERROR;
+    }
+
     if (!fresh) {
         return NGX_OK;
     }
@@ -236,7 +252,7 @@ ngx_http_scale_store_load(ngx_cycle_t *cycle,
     ssize_t                         n;
     ngx_fd_t                        fd;
     ngx_str_t                       keep;
-    ngx_uint_t                      loaded;
+    ngx_uint_t                      loaded, level;
     ngx_msec_t                      start;
     ngx_time_t                     *tp;
     ngx_file_info_t                 fi;
@@ -330,7 +346,9 @@ ngx_http_scale_store_load(ngx_cycle_t *cycle,
     j->store.load_ms = (ngx_msec_t) (tp->sec * 1000 + tp->msec) - start;
     j->store.saved_changes = j->changes;
 
-    ngx_log_error(ld.problems ? NGX_LOG_WARN : NGX_LOG_NOTICE, cycle->log, 0,
+    level = ld.problems ? NGX_LOG_WARN : NGX_LOG_NOTICE;
+
+    ngx_log_error(level, cycle->log, 0,
                   "scale data dir: loaded %ui entries from \"%V\" "
                   "(%uz bytes) in %M ms, %ui problems",
                   loaded, &pcf->file, size, j->store.load_ms, ld.problems);
@@ -594,6 +612,8 @@ ngx_http_scale_store_entry(ngx_http_scale_load_t *ld, ngx_pool_t *pool,
 }
 
 
+/* one problem of a file being loaded, with its line and byte offset;
+ * only the first few are logged, all are counted */
 static void
 ngx_http_scale_store_problem(ngx_http_scale_load_t *ld, const char *fmt, ...)
 {
@@ -675,15 +695,20 @@ ngx_http_scale_store_tick(ngx_http_scale_main_conf_t *smcf, ngx_log_t *log)
     sv = &ngx_http_scale_save;
     now = ngx_current_msec;
 
+    ngx_http_scale_save_zone = ctx;
+
     if (!j->loaded) {
         return;
     }
 
     if (!sv->open) {
 
-        if (now - ngx_http_scale_save_last < pcf->snapshot_interval
-            && ngx_http_scale_save_last != 0)
-        {
+        if (ngx_http_scale_save_last == 0) {
+            ngx_http_scale_save_last = now;
+            return;
+        }
+
+        if (now - ngx_http_scale_save_last < pcf->snapshot_interval) {
             return;
         }
 
@@ -717,7 +742,8 @@ ngx_http_scale_store_tick(ngx_http_scale_main_conf_t *smcf, ngx_log_t *log)
         }
     }
 
-    rc = ngx_http_scale_save_step(sv, ctx, NGX_HTTP_SCALE_STORE_CHUNK);
+    rc = ngx_http_scale_save_step(sv, ctx, NGX_HTTP_SCALE_STORE_BUCKETS,
+                                  NGX_HTTP_SCALE_STORE_ENTRIES);
 
     if (rc == NGX_AGAIN) {
         return;
@@ -737,9 +763,24 @@ ngx_http_scale_store_tick(ngx_http_scale_main_conf_t *smcf, ngx_log_t *log)
 }
 
 
+/* a worker exits: its unfinished save goes, and so does its claim */
 void
 ngx_http_scale_store_exit_process(void)
 {
+    ngx_http_scale_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_scale_save_zone;
+
+    if (ngx_http_scale_save.open && ctx) {
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+
+        if (ctx->sh->journal->store.saving == ngx_pid) {
+            ctx->sh->journal->store.saving = 0;
+        }
+
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+    }
+
     ngx_http_scale_save_abort(&ngx_http_scale_save);
     ngx_http_scale_save_free(&ngx_http_scale_save);
 }
@@ -750,11 +791,13 @@ void
 ngx_http_scale_store_exit_master(ngx_cycle_t *cycle,
     ngx_http_scale_main_conf_t *smcf)
 {
-    ngx_http_scale_journal_t   *j;
-    ngx_http_scale_zone_ctx_t  *ctx;
+    ngx_http_scale_journal_t       *j;
+    ngx_http_scale_zone_ctx_t      *ctx;
+    ngx_http_scale_persist_conf_t  *pcf;
 
     ctx = smcf->shm_zone->data;
     j = ctx->sh->journal;
+    pcf = smcf->persist;
 
     ngx_http_scale_store_exit_process();
 
@@ -767,7 +810,7 @@ ngx_http_scale_store_exit_master(ngx_cycle_t *cycle,
     if (ngx_http_scale_save_all(smcf, cycle->log, NULL) == NGX_OK) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "scale data dir: saved %ui entries to \"%V\" on exit",
-                      j->store.saved_entries, &smcf->persist->file);
+                      j->store.saved_entries, &pcf->file);
     }
 }
 
@@ -789,7 +832,8 @@ ngx_http_scale_save_all(ngx_http_scale_main_conf_t *smcf, ngx_log_t *log,
     }
 
     do {
-        rc = ngx_http_scale_save_step(&sv, ctx, ctx->sh->nbuckets);
+        rc = ngx_http_scale_save_step(&sv, ctx, ctx->sh->nbuckets,
+                                      (ngx_uint_t) -1);
     } while (rc == NGX_AGAIN);
 
     if (rc == NGX_OK) {
@@ -806,6 +850,7 @@ ngx_http_scale_save_all(ngx_http_scale_main_conf_t *smcf, ngx_log_t *log,
 }
 
 
+/* a temporary file of this process, and the versioned header */
 static ngx_int_t
 ngx_http_scale_save_open(ngx_http_scale_save_t *sv,
     ngx_http_scale_main_conf_t *smcf, ngx_log_t *log)
@@ -877,15 +922,16 @@ ngx_http_scale_save_open(ngx_http_scale_save_t *sv,
 
 
 /*
- * Formats the entries of up to n buckets under the lock (a batch at a
- * time), writes them after it.  Walking buckets rather than the dense
- * array: an entry never changes bucket, so one that lives through the
- * whole save is written exactly once even though the lock is let go
- * between batches.  NGX_AGAIN: more buckets are left.
+ * Formats the entries of up to n buckets (and about as many entries as
+ * asked) under the lock, a batch at a time, and writes them after it.
+ * Walking buckets rather than the dense array: an entry never changes
+ * bucket, so one that lives through the whole save is written exactly
+ * once even though the lock is let go between batches.  NGX_AGAIN: more
+ * buckets are left.
  */
 static ngx_int_t
 ngx_http_scale_save_step(ngx_http_scale_save_t *sv,
-    ngx_http_scale_zone_ctx_t *ctx, ngx_uint_t n)
+    ngx_http_scale_zone_ctx_t *ctx, ngx_uint_t n, ngx_uint_t entries)
 {
     u_char                  *p, *last, *nb;
     size_t                   size;
@@ -898,7 +944,7 @@ ngx_http_scale_save_step(ngx_http_scale_save_t *sv,
     sh = ctx->sh;
     shpool = ctx->shpool;
 
-    while (n) {
+    while (n && entries) {
         p = sv->buf;
         batch = 0;
 
@@ -957,6 +1003,8 @@ ngx_http_scale_save_step(ngx_http_scale_save_t *sv,
         }
 
         ngx_shmtx_unlock(&shpool->mutex);
+
+        entries = entries > batch ? entries - batch : 0;
 
         if (ngx_http_scale_save_write(sv, sv->buf, p - sv->buf) != NGX_OK) {
             return NGX_ERROR;
@@ -1088,6 +1136,7 @@ ngx_http_scale_save_abort(ngx_http_scale_save_t *sv)
 }
 
 
+/* the buffers a save keeps between ticks */
 static void
 ngx_http_scale_save_free(ngx_http_scale_save_t *sv)
 {
@@ -1103,6 +1152,7 @@ ngx_http_scale_save_free(ngx_http_scale_save_t *sv)
 }
 
 
+/* all of it, or an error: a short write leaves no good file */
 static ngx_int_t
 ngx_http_scale_save_write(ngx_http_scale_save_t *sv, u_char *p, size_t len)
 {

@@ -9,7 +9,9 @@ packages=(
     libtest-base-perl libtest-longstring-perl libtext-diff-perl
     libipc-run-perl libhttp-message-perl libwww-perl
     libnginx-mod-http-echo wrk curl valgrind
+    clang libclang-rt-14-dev lld
     chromium prometheus
+    docker-compose    # parses docker/compose.yaml in t/053 (no engine)
 )
 
 missing=()

@@ -315,3 +315,21 @@ bad name
 --- error_code: 400
 --- response_headers
 !X-Scale-Registered
+
+=== TEST 7: a refresh that names no address keeps the registered one
+--- http_config
+scale_zone name=reg size=1m;
+scale_refresh_min 0;
+--- config
+location = /connect { scale_connect; }
+--- request eval
+['POST /connect
+{"id":"a1","addr":"127.0.0.1:7000"}',
+'POST /connect
+a1',
+'POST /connect
+{"id":"a1","name":"renamed"}',
+'POST /connect
+{"id":"b1"}']
+--- response_body_json eval
+["[]", "[]", "[]", '[{"id":"a1","name":"renamed","addr":"127.0.0.1:7000"}]']

@@ -196,6 +196,36 @@ cmp_ok($probes, '<=', 5,
        "about one probe per min_age, not one per tick ($probes in ~3s)");
 $srv->finish;
 
+# --- probes do not count as refreshes for scale_refresh_min --------------
+
+$srv = ScaleTest::Server->new(
+    http_config => <<"CONF",
+    scale_zone name=reg size=1m;
+    scale_refresh_min 1s;
+    scale_min_age 100ms;
+    scale_max_age 30s;
+    scale_health_interval 50ms;
+    server {
+        listen 127.0.0.1:$ok;
+        location /alive { return 200; }
+    }
+CONF
+    config => "location = /connect { scale_connect; }\n"
+            . "location = /status { scale_status; }\n",
+);
+$srv->start;
+my $me = encode_json({ id => 'refresher', addr => "127.0.0.1:$ok" });
+is(($srv->request('POST', '/connect', $me))[0], 200, 'registered');
+ok(wait_for('a passed probe', sub {
+        $srv->status->{health}{probes_passed} >= 2 }),
+   'probes pass while the client waits');
+sleep 1.1;
+is(($srv->request('POST', '/connect', $me))[0], 200,
+   'a refresh after refresh_min is accepted although probes passed since');
+is(($srv->request('POST', '/connect', $me))[0], 429,
+   'and one right after it is refused');
+$srv->finish;
+
 # --- the eviction brake ---------------------------------------------------
 
 $srv = ScaleTest::Server->new(

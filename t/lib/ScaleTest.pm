@@ -584,6 +584,11 @@ sub try_start {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', "$p/logs/stderr.log";
         open STDERR, '>&', \*STDOUT;
+        # e.g. the sanitizer runtimes for nginx only (make asan-test)
+        for my $kv (split ' ', $self->expand($ENV{SCALE_NGINX_ENV} // '')) {
+            my ($k, $v) = split /=/, $kv, 2;
+            $ENV{$k} = $v // '';
+        }
         exec @cmd or POSIX::_exit(127);
     }
 
