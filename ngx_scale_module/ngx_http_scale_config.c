@@ -114,7 +114,7 @@ ngx_http_scale_config_handler(ngx_http_request_t *r)
         return ngx_http_scale_config_post(r);
     }
 
-    return ngx_http_scale_not_allowed_json(r, "GET, HEAD, POST");
+    return ngx_http_scale_not_allowed(r, "GET, HEAD, POST");
 }
 
 
@@ -126,9 +126,8 @@ ngx_http_scale_config_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_scale_config_post(ngx_http_request_t *r)
 {
-    ngx_int_t                    rc;
-    ngx_str_t                   *type;
-    ngx_http_scale_main_conf_t  *smcf;
+    ngx_int_t   rc;
+    ngx_str_t  *type;
 
     if (ngx_http_scale_admin_allowed(r) != NGX_OK) {
         return ngx_http_scale_admin_refuse(r);
@@ -152,27 +151,7 @@ ngx_http_scale_config_post(ngx_http_request_t *r)
                    "Content-Type must be application/json");
     }
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
-
-    if (r->headers_in.content_length_n > (off_t) smcf->body_max) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->keepalive = 0;
-        return ngx_http_scale_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "request body is too large");
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_scale_config_body);
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_http_scale_read_body(r, ngx_http_scale_config_body);
 }
 
 
@@ -180,66 +159,18 @@ ngx_http_scale_config_post(ngx_http_request_t *r)
 static void
 ngx_http_scale_config_body(ngx_http_request_t *r)
 {
-    off_t                        len;
-    u_char                      *body, *p;
-    json_t                      *doc;
-    ssize_t                      n;
-    ngx_int_t                    rc;
-    ngx_buf_t                   *b;
-    ngx_chain_t                 *cl;
-    json_error_t                 err;
-    ngx_http_scale_main_conf_t  *smcf;
+    json_t        *doc;
+    ngx_int_t      rc;
+    ngx_str_t      body;
+    json_error_t   err;
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
-
-    len = 0;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            len += ngx_buf_size(cl->buf);
-        }
-    }
-
-    if (len > (off_t) smcf->body_max) {
-        r->keepalive = 0;
-        rc = ngx_http_scale_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                       "request body is too large");
+    if (ngx_http_scale_body(r, &body, &rc) != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
     }
 
-    body = ngx_pnalloc(r->pool, len + 1);
-    if (body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p = body;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-
-            if (b->in_file) {
-                n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                                  b->file_pos);
-                if (n != b->file_last - b->file_pos) {
-                    ngx_http_finalize_request(r,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-                    return;
-                }
-
-                p += n;
-                continue;
-            }
-
-            if (b->last != b->pos) {
-                p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            }
-        }
-    }
-
-    doc = json_loadb((char *) body, p - body, JSON_REJECT_DUPLICATES, &err);
+    doc = json_loadb((char *) body.data, body.len, JSON_REJECT_DUPLICATES,
+                     &err);
 
     if (doc == NULL) {
         rc = ngx_http_scale_config_invalid(r, NULL, "invalid JSON: %s",

@@ -26,8 +26,6 @@ typedef ngx_int_t (*ngx_http_scale_body_pt)(ngx_http_request_t *r,
     ngx_http_scale_identity_t *ident);
 
 
-static ngx_int_t ngx_http_scale_read_body(ngx_http_request_t *r,
-    ngx_http_client_body_handler_pt post);
 static void ngx_http_scale_connect_body(ngx_http_request_t *r);
 static void ngx_http_scale_delete_body(ngx_http_request_t *r);
 static void ngx_http_scale_body_done(ngx_http_request_t *r,
@@ -50,14 +48,8 @@ static ngx_int_t ngx_http_scale_alive(ngx_http_request_t *r,
 static void ngx_http_scale_alive_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_scale_reachability(ngx_http_request_t *r,
     u_char flags);
-static ngx_int_t ngx_http_scale_not_allowed(ngx_http_request_t *r,
-    const char *allow);
-static ngx_int_t ngx_http_scale_set_header(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_scale_retry_after(ngx_http_request_t *r,
     ngx_msec_t ms);
-static ngx_int_t ngx_http_scale_send(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *data, size_t len);
 
 
 /* names of the chosen peers: at most K_MAX * 3 strings of <= 255 bytes,
@@ -179,44 +171,11 @@ ngx_http_scale_health_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    return ngx_http_scale_send(r, NGX_HTTP_OK, ok, sizeof(ok) - 1);
+    return ngx_http_scale_send_text(r, NGX_HTTP_OK, "application/json", ok,
+                                    sizeof(ok) - 1);
 }
 
 
-/* POST only, and a body no larger than scale_body_max */
-static ngx_int_t
-ngx_http_scale_read_body(ngx_http_request_t *r,
-    ngx_http_client_body_handler_pt post)
-{
-    ngx_int_t                    rc;
-    ngx_http_scale_main_conf_t  *smcf;
-
-    if (!(r->method & NGX_HTTP_POST)) {
-        return ngx_http_scale_not_allowed(r, "POST");
-    }
-
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
-
-    if (r->headers_in.content_length_n > (off_t) smcf->body_max) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        r->keepalive = 0;
-        return ngx_http_scale_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "request body is too large");
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, post);
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
 
 
 static void
@@ -271,76 +230,29 @@ ngx_http_scale_body_done(ngx_http_request_t *r,
 
 
 /*
- * Gathers the body (memory, or a temporary file when the client body
- * buffer is small) and parses it.  NGX_OK: ident is ready.  Otherwise
- * the request was answered (400, 413, 500) and *answered holds the code
- * to finalize it with.
+ * Parses the body into ident.  NGX_OK: ident is ready.  Otherwise the
+ * request was answered (400, 413, 500) and *answered holds the code to
+ * finalize it with.
  */
 static ngx_int_t
 ngx_http_scale_identity(ngx_http_request_t *r,
     ngx_http_scale_identity_t *ident, ngx_int_t *answered)
 {
-    off_t                         len;
-    u_char                       *body, *p, *reason;
-    ssize_t                       n;
+    u_char                       *reason;
     ngx_int_t                     rc;
-    ngx_buf_t                    *b;
-    ngx_chain_t                  *cl;
+    ngx_str_t                     body;
     ngx_http_scale_zone_ctx_t    *ctx;
     ngx_http_scale_main_conf_t   *smcf;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
     ctx = smcf->shm_zone->data;
 
-    len = 0;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            len += ngx_buf_size(cl->buf);
-        }
-    }
-
-    if (len > (off_t) smcf->body_max) {
+    if (ngx_http_scale_body(r, &body, answered) != NGX_OK) {
         (void) ngx_atomic_fetch_add(&ctx->sh->counters.rejected, 1);
-        r->keepalive = 0;
-        *answered = ngx_http_scale_send_error(r,
-                                         NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                         "request body is too large");
         return NGX_DECLINED;
     }
 
-    body = ngx_pnalloc(r->pool, len + 1);
-    if (body == NULL) {
-        *answered = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
-    }
-
-    p = body;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-
-            if (b->in_file) {
-                n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                                  b->file_pos);
-                if (n != b->file_last - b->file_pos) {
-                    *answered = NGX_HTTP_INTERNAL_SERVER_ERROR;
-                    return NGX_DECLINED;
-                }
-
-                p += n;
-                continue;
-            }
-
-            /* the last buffer of a chunked body may be empty, pos NULL */
-            if (b->last != b->pos) {
-                p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            }
-        }
-    }
-
-    rc = ngx_http_scale_identity_parse(r->pool, body, p - body, ident,
+    rc = ngx_http_scale_identity_parse(r->pool, body.data, body.len, ident,
                                        &reason);
     if (rc == NGX_ERROR) {
         *answered = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -782,48 +694,8 @@ ngx_http_scale_reachability(ngx_http_request_t *r, u_char flags)
 }
 
 
-/* 405 with Allow, after the body is dropped */
-static ngx_int_t
-ngx_http_scale_not_allowed(ngx_http_request_t *r, const char *allow)
-{
-    ngx_int_t  rc;
-    ngx_str_t  value;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    value.data = (u_char *) allow;
-    value.len = ngx_strlen(allow);
-
-    if (ngx_http_scale_set_header(r, "Allow", &value) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_scale_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                     "method not allowed");
-}
 
 
-static ngx_int_t
-ngx_http_scale_set_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
-}
 
 
 /* Retry-After in whole seconds, rounded up */
@@ -844,94 +716,7 @@ ngx_http_scale_retry_after(ngx_http_request_t *r, ngx_msec_t ms)
 }
 
 
-/* {"error": reason}, escaped by jansson */
-ngx_int_t
-ngx_http_scale_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *reason)
-{
-    json_t  *doc;
-
-    doc = json_pack("{s:s}", "error", reason);
-    if (doc == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_scale_send_json(r, status, doc);
-}
 
 
-/* encodes into request memory and sends; takes the reference to json */
-ngx_int_t
-ngx_http_scale_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    void *json)
-{
-    u_char  *buf;
-    size_t   size, len;
-
-    size = 512;
-
-    for ( ;; ) {
-        buf = ngx_pnalloc(r->pool, size);
-        if (buf == NULL) {
-            json_decref(json);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        len = json_dumpb(json, (char *) buf, size - 1,
-                         JSON_COMPACT | JSON_REAL_PRECISION(6));
-
-        if (len == 0) {
-            json_decref(json);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (len < size) {
-            break;
-        }
-
-        size = len + 1;
-    }
-
-    json_decref(json);
-
-    buf[len++] = '\n';
-
-    return ngx_http_scale_send(r, status, buf, len);
-}
 
 
-static ngx_int_t
-ngx_http_scale_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
-    size_t len)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = data;
-    b->last = data + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}

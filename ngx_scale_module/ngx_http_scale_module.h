@@ -208,10 +208,21 @@ ngx_int_t ngx_http_scale_health_init_process(ngx_cycle_t *cycle,
     ngx_http_scale_main_conf_t *smcf);
 void ngx_http_scale_health_exit_process(ngx_cycle_t *cycle);
 
+/* ngx_http_scale_response.c */
+ngx_int_t ngx_http_scale_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt post);
+ngx_int_t ngx_http_scale_body(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_int_t *answered);
+ngx_int_t ngx_http_scale_set_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_scale_not_allowed(ngx_http_request_t *r,
+    const char *allow);
 ngx_int_t ngx_http_scale_send_json(ngx_http_request_t *r, ngx_uint_t status,
     void *json);
 ngx_int_t ngx_http_scale_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason);
+ngx_int_t ngx_http_scale_send_text(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, u_char *data, size_t len);
 
 /* ngx_http_scale_limit.c */
 ngx_int_t ngx_http_scale_limit_refresh(ngx_http_scale_shctx_t *sh,
@@ -233,10 +244,6 @@ ngx_int_t ngx_http_scale_page_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_config_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_clients_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_metrics_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_scale_send_text(ngx_http_request_t *r, ngx_uint_t status,
-    const char *type, u_char *data, size_t len);
-ngx_int_t ngx_http_scale_not_allowed_json(ngx_http_request_t *r,
-    const char *allow);
 ngx_int_t ngx_http_scale_admin_allowed(ngx_http_request_t *r);
 ngx_int_t ngx_http_scale_admin_refuse(ngx_http_request_t *r);
 ngx_str_t *ngx_http_scale_admin_manager_uri(ngx_http_request_t *r);
