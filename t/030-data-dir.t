@@ -31,7 +31,7 @@ sub data_dir {
 }
 
 
-sub server {
+sub new_server {
     my ($dir, %o) = @_;
     my $interval = $o{interval} // '200ms';
     return ScaleTest::Server->new(
@@ -131,7 +131,7 @@ sub entry_lines {
 
 subtest 'nginx -s quit keeps 1,000 names, with names and addresses' => sub {
     my $dir = data_dir();
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
 
     is(register($srv, 'quit', 1000), 1000, '1,000 plain names registered');
@@ -175,7 +175,7 @@ subtest 'nginx -s quit keeps 1,000 names, with names and addresses' => sub {
 for my $sig (qw(TERM INT)) {
     subtest "SIG$sig keeps the registry" => sub {
         my $dir = data_dir();
-        my $srv = server($dir, interval => '1h');
+        my $srv = new_server($dir, interval => '1h');
         $srv->start;
 
         is(register($srv, lc $sig, 200), 200, '200 names registered');
@@ -195,7 +195,7 @@ subtest 'worker 0 saves periodically: a crash loses nothing older' => sub {
     plan skip_all => 'SIGKILL of valgrind-run processes' if valgrind();
 
     my $dir = data_dir();
-    my $srv = server($dir, interval => '200ms');
+    my $srv = new_server($dir, interval => '200ms');
     $srv->start;
 
     is(register($srv, 'crash', 300), 300, '300 names registered');
@@ -227,7 +227,7 @@ subtest 'worker 0 saves periodically: a crash loses nothing older' => sub {
 
 subtest 'a missing file starts empty' => sub {
     my $dir = data_dir();
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
     is($srv->status->{clients}, 0, 'empty');
     like($srv->error_log, qr/no snapshot "[^"]+" yet, starting empty/,
@@ -245,7 +245,7 @@ subtest 'a corrupt line is reported with line and offset, the rest loads'
     spew("$dir/reg.snapshot", $text);
     my $offset = index $text, 'this line';
 
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
 
     is($srv->status->{clients}, 99, 'the 99 good entries are loaded');
@@ -278,7 +278,7 @@ subtest 'a truncated file loads up to the cut' => sub {
     my $cut = index($text, "\ncut-500 ") + 10;
     spew("$dir/reg.snapshot", substr($text, 0, $cut));
 
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
 
     is($srv->status->{clients}, 499, 'the 499 whole lines are loaded');
@@ -301,7 +301,7 @@ subtest 'a file cut after the last entry (no end line) is truncated too'
     $text =~ s/end \d+ [0-9a-f]+\n\z//;
     spew("$dir/reg.snapshot", $text);
 
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
     is($srv->status->{clients}, 20, 'all 20 entries are loaded');
     like($srv->error_log, qr/truncated: no end line after 20 entries/,
@@ -317,7 +317,7 @@ subtest 'invalid identities are skipped, the others loaded' => sub {
                  'z z - notanumber 1';
     spew("$dir/reg.snapshot", snapshot_text(@lines));
 
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
     is($srv->status->{clients}, 10, 'the 10 valid entries');
     my $log = $srv->error_log;
@@ -333,7 +333,7 @@ subtest 'a snapshot of an unknown version is not loaded, nor lost' => sub {
     my $text = "ngx_scale snapshot 2 zone=reg saved=0\nwhatever v2 holds\n";
     spew("$dir/reg.snapshot", $text);
 
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
     is($srv->status->{clients}, 0, 'starts empty');
     like($srv->error_log, qr/line 1 \(byte 0\): snapshot version "2" is not/,
@@ -347,7 +347,7 @@ subtest 'a snapshot of an unknown version is not loaded, nor lost' => sub {
 subtest 'deletes are saved too; a reload keeps the zone and loads nothing'
     => sub {
     my $dir = data_dir();
-    my $srv = server($dir);
+    my $srv = new_server($dir);
     $srv->start;
 
     register($srv, 'del', 50);

@@ -21,7 +21,7 @@ my $T = timeout_factor();
 run_tests();
 
 
-sub server {
+sub new_server {
     my ($redis_line, %o) = @_;
     return ScaleTest::Server->new(
         workers => $o{workers} // 2,
@@ -71,7 +71,7 @@ sub register {
 subtest 'restart keeps 1,000 names, loaded back from Redis' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $srv = server('127.0.0.1:' . $r->port);
+    my $srv = new_server('127.0.0.1:' . $r->port);
     $srv->start;
 
     is(register($srv, 'keep', 1000), 1000, '1,000 names registered');
@@ -112,7 +112,7 @@ subtest 'restart keeps 1,000 names, loaded back from Redis' => sub {
 subtest 'deletes and refreshes are written behind; refreshes batched' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $srv = server('127.0.0.1:' . $r->port);
+    my $srv = new_server('127.0.0.1:' . $r->port);
     $srv->start;
 
     register($srv, 'wb', 100);
@@ -151,7 +151,7 @@ subtest 'deletes and refreshes are written behind; refreshes batched' => sub {
 subtest 'db= and prefix=' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $srv = server('127.0.0.1:' . $r->port . ' db=3 prefix=t031:');
+    my $srv = new_server('127.0.0.1:' . $r->port . ' db=3 prefix=t031:');
     $srv->start;
 
     register($srv, 'db', 10);
@@ -171,7 +171,7 @@ subtest 'db= and prefix=' => sub {
 subtest 'a wrong password: a clear error, serving goes on' => sub {
     my $r = ScaleRedis->new(password => 'right-one');
     $r->start;
-    my $srv = server('127.0.0.1:' . $r->port . ' password=wrong-one');
+    my $srv = new_server('127.0.0.1:' . $r->port . ' password=wrong-one');
     $srv->start;
 
     is(register($srv, 'pw', 20), 20, 'registrations answered 200');
@@ -192,7 +192,7 @@ subtest 'a wrong password: a clear error, serving goes on' => sub {
 
     $srv->finish;
 
-    my $ok = server('127.0.0.1:' . $r->port . ' password=right-one');
+    my $ok = new_server('127.0.0.1:' . $r->port . ' password=right-one');
     $ok->start;
     register($ok, 'pw', 5);
     ok(wait_for('written', 5, sub {
@@ -205,7 +205,7 @@ subtest 'a wrong password: a clear error, serving goes on' => sub {
 
 subtest 'Redis not there at start: serving goes on, it syncs later' => sub {
     my $r = ScaleRedis->new;
-    my $srv = server('127.0.0.1:' . $r->port);
+    my $srv = new_server('127.0.0.1:' . $r->port);
     $srv->start;
 
     is(register($srv, 'late', 50), 50, 'answered without Redis');
@@ -226,7 +226,7 @@ subtest 'Redis not there at start: serving goes on, it syncs later' => sub {
 subtest 'Redis restarted from an older dump: rewritten in full' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $srv = server('127.0.0.1:' . $r->port);
+    my $srv = new_server('127.0.0.1:' . $r->port);
     $srv->start;
 
     register($srv, 'old', 100);
@@ -254,7 +254,7 @@ subtest 'Redis restarted from an older dump: rewritten in full' => sub {
 subtest 'the instance is listed while it runs, and leaves on stop' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $srv = server('127.0.0.1:' . $r->port . ' instance=node-a');
+    my $srv = new_server('127.0.0.1:' . $r->port . ' instance=node-a');
     $srv->start;
     register($srv, 'cl', 7);
 
@@ -288,7 +288,7 @@ subtest 'a stalled Redis: changes dropped are counted, then all rewritten'
 
     my $r = ScaleRedis->new;
     $r->start;
-    my $srv = server('127.0.0.1:' . $r->port . ' queue=4k timeout=300ms');
+    my $srv = new_server('127.0.0.1:' . $r->port . ' queue=4k timeout=300ms');
     $srv->start;
     register($srv, 'pre', 10);
     ok(wait_for('written', 5, sub {

@@ -19,7 +19,7 @@ plan skip_all => 'redis-server is not installed' unless ScaleRedis::available();
 my $T = timeout_factor();
 
 
-sub server {
+sub new_server {
     my ($redis, $name, %o) = @_;
     my $min = $o{min_age} // '1h';
     my $max = $o{max_age} // '2h';
@@ -82,8 +82,8 @@ sub consistent {
 subtest 'A registers, B sees; B deletes, A forgets' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $a = server($r, 'node-a');
-    my $b = server($r, 'node-b');
+    my $a = new_server($r, 'node-a');
+    my $b = new_server($r, 'node-b');
     $a->start;
     $b->start;
 
@@ -140,8 +140,8 @@ subtest 'an eviction on A disappears from B' => sub {
 
     my $r = ScaleRedis->new;
     $r->start;
-    my $a = server($r, 'evict-a', min_age => '500ms', max_age => '2s');
-    my $b = server($r, 'evict-b');
+    my $a = new_server($r, 'evict-a', min_age => '500ms', max_age => '2s');
+    my $b = new_server($r, 'evict-b');
     $a->start;
     $b->start;
     wait_for(5, sub { $b->status->{redis}{subscribed} });
@@ -163,8 +163,8 @@ subtest 'an eviction on A disappears from B' => sub {
 subtest 'refreshes on A keep B\'s copy alive' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $a = server($r, 'ref-a', min_age => '500ms', max_age => '2s');
-    my $b = server($r, 'ref-b', min_age => '500ms', max_age => '2s');
+    my $a = new_server($r, 'ref-a', min_age => '500ms', max_age => '2s');
+    my $b = new_server($r, 'ref-b', min_age => '500ms', max_age => '2s');
     $a->start;
     $b->start;
     wait_for(5, sub { $b->status->{redis}{subscribed} });
@@ -191,8 +191,8 @@ subtest 'Redis killed under load: no 5xx; restarted: counts converge' => sub {
 
     my $r = ScaleRedis->new;
     $r->start;
-    my $a = server($r, 'load-a');
-    my $b = server($r, 'load-b');
+    my $a = new_server($r, 'load-a');
+    my $b = new_server($r, 'load-b');
     $a->start;
     $b->start;
     wait_for(5, sub { $b->status->{redis}{subscribed}
@@ -271,13 +271,13 @@ subtest 'Redis killed under load: no 5xx; restarted: counts converge' => sub {
 subtest 'a new instance starts with the network: loaded from Redis' => sub {
     my $r = ScaleRedis->new;
     $r->start;
-    my $a = server($r, 'first');
+    my $a = new_server($r, 'first');
     $a->start;
     register($a, 'net', 1, 500);
     ok(wait_for(5, sub { $r->cmd(qw(HLEN scale:clients)) == 500 }),
        'A wrote 500');
 
-    my $b = server($r, 'second');
+    my $b = new_server($r, 'second');
     $b->start;
     ok(wait_for(10, sub { clients($b) == 500 }), 'B starts with all 500');
     like($b->error_log, qr/load done: 500 entries in Redis, 500 new here/,
