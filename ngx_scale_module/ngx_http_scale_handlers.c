@@ -248,7 +248,7 @@ ngx_http_scale_identity(ngx_http_request_t *r,
     ctx = smcf->shm_zone->data;
 
     if (ngx_http_scale_body(r, &body, answered) != NGX_OK) {
-        (void) ngx_atomic_fetch_add(&ctx->sh->counters.rejected, 1);
+        ngx_http_scale_count(ctx->sh, counters.rejected);
         return NGX_DECLINED;
     }
 
@@ -260,7 +260,7 @@ ngx_http_scale_identity(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        (void) ngx_atomic_fetch_add(&ctx->sh->counters.rejected, 1);
+        ngx_http_scale_count(ctx->sh, counters.rejected);
         *answered = ngx_http_scale_send_error(r, NGX_HTTP_BAD_REQUEST,
                                               (const char *) reason);
         return NGX_DECLINED;
@@ -302,7 +302,7 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     retry = 0;
     limit = 0;
 
-    (void) ngx_atomic_fetch_add(&sh->counters.connects, 1);
+    ngx_http_scale_count(sh, counters.connects);
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -327,8 +327,9 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
             || e->addr_len != ident->addr.len
             || ngx_memcmp(ngx_http_scale_entry_name(e), ident->name.data,
                           ident->name.len) != 0
-            || ngx_memcmp(ngx_http_scale_entry_addr(e), ident->addr.data,
-                          ident->addr.len) != 0)
+            || (ident->addr.len
+                && ngx_memcmp(ngx_http_scale_entry_addr(e), ident->addr.data,
+                              ident->addr.len) != 0))
         {
             moved = ngx_http_scale_registry_replace(shpool, sh, e, ident);
             if (moved) {
@@ -375,7 +376,7 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
 
             ngx_shmtx_unlock(&shpool->mutex);
 
-            (void) ngx_atomic_fetch_add(&sh->counters.full, 1);
+            ngx_http_scale_count(sh, counters.full);
 
             if (ngx_http_scale_retry_after(r, 1000) != NGX_OK) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -412,8 +413,12 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    (void) ngx_atomic_fetch_add(is_new ? &sh->counters.registrations
-                                       : &sh->counters.refreshes, 1);
+    if (is_new) {
+        ngx_http_scale_count(sh, counters.registrations);
+
+    } else {
+        ngx_http_scale_count(sh, counters.refreshes);
+    }
 
     if (limit
         && ngx_http_scale_limit_headers(r, limit, remaining, 1000) != NGX_OK)
@@ -425,7 +430,7 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
 
 limited:
 
-    (void) ngx_atomic_fetch_add(&sh->counters.rate_limited, 1);
+    ngx_http_scale_count(sh, counters.rate_limited);
 
     if (ngx_http_scale_limit_headers(r, limit, 0, retry) != NGX_OK
         || ngx_http_scale_retry_after(r, retry) != NGX_OK)
@@ -576,11 +581,11 @@ ngx_http_scale_delete(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (e == NULL) {
-        (void) ngx_atomic_fetch_add(&sh->counters.not_found, 1);
+        ngx_http_scale_count(sh, counters.not_found);
         return ngx_http_scale_send_error(r, NGX_HTTP_NOT_FOUND, "not found");
     }
 
-    (void) ngx_atomic_fetch_add(&sh->counters.deletes, 1);
+    ngx_http_scale_count(sh, counters.deletes);
 
     doc = json_pack("{s:s%}", "deleted", (char *) ident->id.data,
                     ident->id.len);
@@ -635,13 +640,13 @@ ngx_http_scale_alive(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (e == NULL) {
-        (void) ngx_atomic_fetch_add(&sh->counters.not_found, 1);
+        ngx_http_scale_count(sh, counters.not_found);
         return ngx_http_scale_send_error(r, NGX_HTTP_NOT_FOUND,
                                          "not registered: POST /connect");
     }
 
     if (rc == NGX_BUSY) {
-        (void) ngx_atomic_fetch_add(&sh->counters.rate_limited, 1);
+        ngx_http_scale_count(sh, counters.rate_limited);
 
         if (ngx_http_scale_limit_headers(r, 1, 0, retry) != NGX_OK
             || ngx_http_scale_retry_after(r, retry) != NGX_OK)
@@ -654,7 +659,7 @@ ngx_http_scale_alive(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
                                          "Retry-After");
     }
 
-    (void) ngx_atomic_fetch_add(&sh->health.alive, 1);
+    ngx_http_scale_count(sh, health.alive);
 
     r->headers_out.status = NGX_HTTP_NO_CONTENT;
     r->headers_out.content_length_n = 0;

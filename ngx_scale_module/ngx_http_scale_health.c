@@ -78,10 +78,14 @@ ngx_int_t
 ngx_http_scale_health_init_process(ngx_cycle_t *cycle,
     ngx_http_scale_main_conf_t *smcf)
 {
-    ngx_event_t  *ev;
+    ngx_event_t                *ev;
+    ngx_http_scale_zone_ctx_t  *ctx;
 
     ngx_http_scale_health_conf = smcf;
     ngx_queue_init(&ngx_http_scale_probes);
+
+    ctx = smcf->shm_zone->data;
+    ngx_http_scale_stat(ctx->sh)->health.in_flight = 0;
 
     ev = &ngx_http_scale_health_timer;
     ev->handler = ngx_http_scale_health_tick;
@@ -306,8 +310,12 @@ ngx_http_scale_health_evict(ngx_http_scale_zone_ctx_t *ctx,
 
     sh = ctx->sh;
 
-    (void) ngx_atomic_fetch_add(e->fails ? &sh->health.evicted_failure
-                                         : &sh->health.evicted_age, 1);
+    if (e->fails) {
+        ngx_http_scale_count(sh, health.evicted_failure);
+
+    } else {
+        ngx_http_scale_count(sh, health.evicted_age);
+    }
 
     ngx_http_scale_journal_add_locked(sh, NGX_HTTP_SCALE_OP_EVICT, e);
     ngx_http_scale_registry_remove(ctx->shpool, sh, e);
@@ -402,7 +410,7 @@ ngx_http_scale_probe_start(ngx_http_scale_claim_t *claim, ngx_log_t *log)
     pr->addr_text.data = pr->claim.addr;
     pr->addr_text.len = claim->addr_len;
 
-    (void) ngx_atomic_fetch_add(&sh->health.started, 1);
+    ngx_http_scale_count(sh, health.started);
 
     if (ngx_parse_addr_port(pool, &addr, pr->addr_text.data,
                             pr->addr_text.len)
@@ -462,7 +470,7 @@ ngx_http_scale_probe_start(ngx_http_scale_claim_t *claim, ngx_log_t *log)
 
     ngx_queue_insert_tail(&ngx_http_scale_probes, &pr->queue);
     ngx_http_scale_in_flight++;
-    (void) ngx_atomic_fetch_add(&sh->health.in_flight, 1);
+    ngx_http_scale_stat(sh)->health.in_flight = ngx_http_scale_in_flight;
 
     if (rc == NGX_OK) {
         ngx_http_scale_probe_write(c->write);
@@ -590,9 +598,15 @@ ngx_http_scale_probe_record(ngx_http_scale_claim_t *claim, ngx_int_t rc)
     shpool = ctx->shpool;
     now = ngx_current_msec;
 
-    (void) ngx_atomic_fetch_add(rc == NGX_OK ? &sh->health.passed
-                                : rc == NGX_ETIMEDOUT ? &sh->health.timed_out
-                                : &sh->health.failed, 1);
+    if (rc == NGX_OK) {
+        ngx_http_scale_count(sh, health.passed);
+
+    } else if (rc == NGX_ETIMEDOUT) {
+        ngx_http_scale_count(sh, health.timed_out);
+
+    } else {
+        ngx_http_scale_count(sh, health.failed);
+    }
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -647,7 +661,7 @@ ngx_http_scale_probe_close(ngx_http_scale_probe_t *pr)
 
     ngx_queue_remove(&pr->queue);
     ngx_http_scale_in_flight--;
-    (void) ngx_atomic_fetch_add(&ctx->sh->health.in_flight, -1);
+    ngx_http_scale_stat(ctx->sh)->health.in_flight = ngx_http_scale_in_flight;
 
     ngx_close_connection(pr->pc.connection);
     ngx_destroy_pool(pr->pool);

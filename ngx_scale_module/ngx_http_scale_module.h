@@ -46,16 +46,6 @@ typedef struct {
 } ngx_http_scale_params_t;
 
 
-/* request figures of one worker process, indexed by ngx_worker */
-typedef struct {
-    ngx_atomic_t                pid;
-    ngx_atomic_t                requests;
-    ngx_atomic_t                successes;
-    ngx_atomic_t                failures;
-    ngx_atomic_t                latency_us;    /* sum over requests */
-} ngx_http_scale_worker_stats_t;
-
-
 typedef struct {
     ngx_atomic_t                connects;
     ngx_atomic_t                registrations;
@@ -143,6 +133,30 @@ typedef struct {
 } ngx_http_scale_health_stats_t;
 
 
+/*
+ * The figures of one worker process, indexed by ngx_worker: every counter
+ * is kept per worker, on cache lines of its own, so that two workers
+ * never bounce a line between them on the request path; /status sums.
+ */
+typedef struct {
+    ngx_atomic_t                pid;
+    ngx_atomic_t                requests;
+    ngx_atomic_t                successes;
+    ngx_atomic_t                failures;
+    ngx_atomic_t                latency_us;    /* sum over requests */
+    ngx_http_scale_counters_t   counters;
+    ngx_http_scale_health_stats_t  health;
+} __attribute__((aligned(64))) ngx_http_scale_worker_stats_t;
+
+
+/* this process's figures */
+#define ngx_http_scale_stat(sh)                                               \
+    (&(sh)->workers[ngx_worker % NGX_HTTP_SCALE_WORKERS_MAX])
+
+#define ngx_http_scale_count(sh, field)                                       \
+    (void) ngx_atomic_fetch_add(&ngx_http_scale_stat(sh)->field, 1)
+
+
 typedef struct {
     uint32_t                   *buckets;       /* nbuckets entry offsets */
     uint32_t                   *dense;         /* capacity entry offsets */
@@ -169,8 +183,6 @@ typedef struct {
     ngx_uint_t                  brake_on;
 
     ngx_http_scale_params_t     params;
-    ngx_http_scale_counters_t   counters;
-    ngx_http_scale_health_stats_t  health;
     ngx_http_scale_worker_stats_t  workers[NGX_HTTP_SCALE_WORKERS_MAX];
     struct ngx_http_scale_journal_s  *journal;  /* data dir, Redis */
 } ngx_http_scale_shctx_t;

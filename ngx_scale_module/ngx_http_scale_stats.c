@@ -12,6 +12,10 @@
 
 
 /* upper bounds of the /connect latency buckets, microseconds */
+static void ngx_http_scale_stats_sum(ngx_http_scale_shctx_t *sh,
+    ngx_http_scale_counters_t *c, ngx_http_scale_health_stats_t *hs);
+
+
 static const uint64_t  ngx_http_scale_latency_le[] = {
     10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
     100000, 250000, 500000, 1000000, 2500000, (uint64_t) -1
@@ -39,14 +43,12 @@ ngx_http_scale_stats_request(ngx_http_scale_shctx_t *sh, ngx_uint_t status,
     ngx_uint_t                      i;
     ngx_http_scale_worker_stats_t  *w;
 
-    if (ngx_worker < NGX_HTTP_SCALE_WORKERS_MAX) {
-        w = &sh->workers[ngx_worker];
+    w = ngx_http_scale_stat(sh);
 
-        (void) ngx_atomic_fetch_add(&w->requests, 1);
-        (void) ngx_atomic_fetch_add(status < 400 ? &w->successes
-                                                 : &w->failures, 1);
-        (void) ngx_atomic_fetch_add(&w->latency_us, usec);
-    }
+    (void) ngx_atomic_fetch_add(&w->requests, 1);
+    (void) ngx_atomic_fetch_add(status < 400 ? &w->successes
+                                             : &w->failures, 1);
+    (void) ngx_atomic_fetch_add(&w->latency_us, usec);
 
     if (!is_connect) {
         return;
@@ -56,9 +58,41 @@ ngx_http_scale_stats_request(ngx_http_scale_shctx_t *sh, ngx_uint_t status,
         /* void */
     }
 
-    (void) ngx_atomic_fetch_add(&sh->counters.latency[i], 1);
-    (void) ngx_atomic_fetch_add(&sh->counters.latency_sum_us, usec);
-    (void) ngx_atomic_fetch_add(&sh->counters.latency_count, 1);
+    (void) ngx_atomic_fetch_add(&w->counters.latency[i], 1);
+    (void) ngx_atomic_fetch_add(&w->counters.latency_sum_us, usec);
+    (void) ngx_atomic_fetch_add(&w->counters.latency_count, 1);
+}
+
+
+/*
+ * The totals of every worker's counters.  Both structures hold nothing
+ * but ngx_atomic_t, so they are summed as arrays of them.
+ */
+static void
+ngx_http_scale_stats_sum(ngx_http_scale_shctx_t *sh,
+    ngx_http_scale_counters_t *c, ngx_http_scale_health_stats_t *hs)
+{
+    ngx_uint_t     w, i;
+    ngx_atomic_t  *from, *to;
+
+    ngx_memzero(c, sizeof(ngx_http_scale_counters_t));
+    ngx_memzero(hs, sizeof(ngx_http_scale_health_stats_t));
+
+    for (w = 0; w < NGX_HTTP_SCALE_WORKERS_MAX; w++) {
+        from = (ngx_atomic_t *) &sh->workers[w].counters;
+        to = (ngx_atomic_t *) c;
+
+        for (i = 0; i < sizeof(*c) / sizeof(ngx_atomic_t); i++) {
+            to[i] += from[i];
+        }
+
+        from = (ngx_atomic_t *) &sh->workers[w].health;
+        to = (ngx_atomic_t *) hs;
+
+        for (i = 0; i < sizeof(*hs) / sizeof(ngx_atomic_t); i++) {
+            to[i] += from[i];
+        }
+    }
 }
 
 
@@ -77,10 +111,10 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     json_t                         *health;
     ngx_uint_t                      i, count, capacity, heap, nworkers;
     ngx_uint_t                      healthy, brake;
-    ngx_http_scale_health_stats_t  *hs;
+    ngx_http_scale_health_stats_t  *hs, health_sum;
     ngx_http_scale_shctx_t         *sh;
     ngx_http_scale_params_t         params;
-    ngx_http_scale_counters_t      *c;
+    ngx_http_scale_counters_t      *c, counters_sum;
     ngx_http_scale_worker_stats_t  *ws;
     size_t                          entry_bytes, array_bytes, free_bytes;
 
@@ -102,7 +136,9 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     used = ctx->size - free_bytes;
-    c = &sh->counters;
+
+    ngx_http_scale_stats_sum(sh, &counters_sum, &health_sum);
+    c = &counters_sum;
 
     root = json_object();
     zone = json_object();
@@ -171,7 +207,7 @@ ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
         return NULL;
     }
 
-    hs = &sh->health;
+    hs = &health_sum;
     ngx_http_scale_json_set(health, "healthy", healthy);
     ngx_http_scale_json_set(health, "unhealthy", count - healthy);
     ngx_http_scale_json_set(health, "probes_started", hs->started);
