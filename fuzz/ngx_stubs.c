@@ -352,10 +352,16 @@ void *
 ngx_slab_alloc_locked(ngx_slab_pool_t *pool, size_t size)
 {
     u_char             *p;
-    size_t              need;
+    size_t              need, pad;
     ngx_stubs_chunk_t  *c;
 
-    need = sizeof(ngx_stubs_chunk_t) + ngx_align(size ? size : 1, 16) + 16;
+    /* NGINX's slab aligns a chunk to its size class (a page for large
+     * ones): 64 bytes here, what the module's structures ask for */
+    pad = (size_t) (-(uintptr_t) (ngx_stubs_zone_next
+                                  + sizeof(ngx_stubs_chunk_t))) & 63;
+
+    need = pad + sizeof(ngx_stubs_chunk_t) + ngx_align(size ? size : 1, 16)
+           + 16;
 
     if (size > (size_t) (ngx_stubs_zone_end - ngx_stubs_zone_next)
         || need > (size_t) (ngx_stubs_zone_end - ngx_stubs_zone_next))
@@ -364,7 +370,7 @@ ngx_slab_alloc_locked(ngx_slab_pool_t *pool, size_t size)
         return NULL;
     }
 
-    c = (ngx_stubs_chunk_t *) ngx_stubs_zone_next;
+    c = (ngx_stubs_chunk_t *) (ngx_stubs_zone_next + pad);
     ngx_stubs_zone_next += need;
     pool->pfree = (ngx_stubs_zone_end - ngx_stubs_zone_next) / ngx_pagesize;
 

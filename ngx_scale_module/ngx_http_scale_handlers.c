@@ -296,7 +296,7 @@ ngx_http_scale_connect(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     sh = ctx->sh;
     shpool = ctx->shpool;
 
-    hash = ngx_http_scale_registry_hash(ident->id.data, ident->id.len);
+    hash = ngx_http_scale_registry_hash(sh, ident->id.data, ident->id.len);
     now = ngx_current_msec;
     remaining = 0;
     retry = 0;
@@ -567,7 +567,7 @@ ngx_http_scale_delete(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     sh = ctx->sh;
     shpool = ctx->shpool;
 
-    hash = ngx_http_scale_registry_hash(ident->id.data, ident->id.len);
+    hash = ngx_http_scale_registry_hash(sh, ident->id.data, ident->id.len);
 
     ngx_shmtx_lock(&shpool->mutex);
 
@@ -618,7 +618,7 @@ ngx_http_scale_alive(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     sh = ctx->sh;
     shpool = ctx->shpool;
 
-    hash = ngx_http_scale_registry_hash(ident->id.data, ident->id.len);
+    hash = ngx_http_scale_registry_hash(sh, ident->id.data, ident->id.len);
     now = ngx_current_msec;
     rc = NGX_OK;
     retry = 0;

@@ -254,6 +254,11 @@ ngx_http_scale_health_take(ngx_http_scale_zone_ctx_t *ctx, ngx_msec_t now,
                 && (e->flags & NGX_HTTP_SCALE_PROBEABLE))
             {
                 /* probe failures might be ours: keep it, probe it again */
+
+                if (++refiled > NGX_HTTP_SCALE_REFILE_MAX) {
+                    break;
+                }
+
                 ngx_http_scale_registry_set_due(shpool, sh, e, now + hold);
                 continue;
             }
@@ -630,6 +635,14 @@ ngx_http_scale_probe_record(ngx_http_scale_claim_t *claim, ngx_int_t rc)
         e->fails = 0;
         e->passes += (e->passes < 255);
         e->last_seen = now;
+
+        /* a client living on probes alone: keep its 32-bit refresh time
+         * near now, where it cannot wrap into a spurious 429 */
+        if (ngx_http_scale_msec32_diff(now, e->refreshed)
+            > (int32_t) (sh->params.refresh_min + 86400000))
+        {
+            e->refreshed = (uint32_t) (now - sh->params.refresh_min);
+        }
 
         if (e->passes >= sh->params.health_passes) {
             ngx_http_scale_registry_set_health(sh, shpool, e, 1);

@@ -184,7 +184,7 @@ ngx_http_scale_journal_take_locked(ngx_slab_pool_t *shpool,
 
         ngx_http_scale_ring_get(j, c->id.data, c->id.len);
 
-        hash = ngx_http_scale_registry_hash(c->id.data, c->id.len);
+        hash = ngx_http_scale_registry_hash(sh, c->id.data, c->id.len);
         e = ngx_http_scale_registry_find(shpool, sh, c->id.data, c->id.len,
                                          hash);
 
@@ -368,7 +368,7 @@ ngx_http_scale_journal_apply_locked(ngx_slab_pool_t *shpool,
     ngx_uint_t               cap;
     ngx_http_scale_entry_t  *e, *moved;
 
-    hash = ngx_http_scale_registry_hash(ident->id.data, ident->id.len);
+    hash = ngx_http_scale_registry_hash(sh, ident->id.data, ident->id.len);
     e = ngx_http_scale_registry_find(shpool, sh, ident->id.data,
                                      ident->id.len, hash);
 
@@ -436,7 +436,7 @@ ngx_http_scale_journal_remove_locked(ngx_slab_pool_t *shpool,
     uint32_t                 hash;
     ngx_http_scale_entry_t  *e;
 
-    hash = ngx_http_scale_registry_hash(id->data, id->len);
+    hash = ngx_http_scale_registry_hash(sh, id->data, id->len);
     e = ngx_http_scale_registry_find(shpool, sh, id->data, id->len, hash);
 
     if (e == NULL) {
@@ -466,7 +466,7 @@ ngx_http_scale_journal_touch_locked(ngx_slab_pool_t *shpool,
     uint32_t                 hash;
     ngx_http_scale_entry_t  *e;
 
-    hash = ngx_http_scale_registry_hash(id->data, id->len);
+    hash = ngx_http_scale_registry_hash(sh, id->data, id->len);
     e = ngx_http_scale_registry_find(shpool, sh, id->data, id->len, hash);
 
     if (e) {
@@ -495,10 +495,11 @@ ngx_http_scale_journal_error(ngx_slab_pool_t *shpool,
 
 /*
  * In the master after the zones are mapped, at start and on reload: a
- * zone without a journal is fresh, so it gets one and is loaded from the
- * data directory; a kept zone keeps its journal and only takes the new
- * configuration.  NGINX exits when init_module fails, even on a reload,
- * so after the first start a problem is logged and the feature waits.
+ * zone made by this cycle is loaded from the data directory; a kept zone
+ * (reload) is the registry already, keeps its journal or gets one, and
+ * only takes the new configuration.  NGINX exits when init_module fails,
+ * even on a reload, so after the first start a problem is logged and the
+ * feature waits.
  */
 ngx_int_t
 ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
@@ -546,7 +547,7 @@ ngx_http_scale_persist_init_module(ngx_cycle_t *cycle,
     ngx_shmtx_lock(&shpool->mutex);
 
     j = sh->journal;
-    fresh = (j == NULL);
+    fresh = ctx->fresh;
 
     if (j == NULL) {
         j = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_scale_journal_t));
@@ -825,6 +826,15 @@ ngx_http_scale_persist_exit_process(ngx_cycle_t *cycle)
     if (ngx_http_scale_wake_conn) {
         ngx_close_connection(ngx_http_scale_wake_conn);
         ngx_http_scale_wake_conn = NULL;
+
+        /* the read end is gone: a single process that goes on (reload
+         * with master_process off) makes a new pipe, never reuses it */
+        ngx_http_scale_wake[0] = -1;
+
+        if (ngx_http_scale_wake[1] != -1) {
+            (void) close(ngx_http_scale_wake[1]);
+            ngx_http_scale_wake[1] = -1;
+        }
     }
 
     ngx_http_scale_store_exit_process();

@@ -360,6 +360,8 @@ ngx_http_scale_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
+    ctx->fresh = 1;
+
     ctx->sh = sh;
     shpool->data = sh;
 
@@ -377,6 +379,8 @@ ngx_http_scale_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     sh->start_time = ngx_time();
     sh->layout = NGX_HTTP_SCALE_LAYOUT;
+    sh->hash_seed = (uint32_t) ((uintptr_t) sh ^ ngx_pid ^ ngx_time()
+                                ^ ngx_current_msec ^ ngx_random());
 
     if (ngx_http_scale_registry_init(shpool, sh,
             ngx_http_scale_registry_capacity(ctx->size))
@@ -465,10 +469,22 @@ ngx_http_scale_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* zone times are 32-bit: keep every span far below 24 days */
+
     if (p->max_age > 86400000 || p->refresh_min > 86400000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"scale_max_age\" and \"scale_refresh_min\" "
                            "must be at most 1d");
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->health_interval > 3600000 || p->cleanup_interval > 3600000
+        || p->health_timeout > 600000)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"scale_health_interval\" and "
+                           "\"scale_cleanup_interval\" must be at most 1h, "
+                           "\"scale_health_timeout\" at most 10m");
         return NGX_CONF_ERROR;
     }
 
@@ -560,6 +576,13 @@ ngx_http_scale_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" must have \"name=\" and \"size=\"",
                            &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len > 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": zone name \"%V\" is longer than 64 "
+                           "bytes", &cmd->name, &name);
         return NGX_CONF_ERROR;
     }
 

@@ -166,6 +166,7 @@ typedef struct {
     ngx_uint_t                  count;
     ngx_uint_t                  healthy;       /* dense[0 .. healthy) */
     ngx_uint_t                  layout;        /* build compatibility */
+    uint32_t                    hash_seed;
     size_t                      entry_bytes;   /* slab bytes held by entries */
     size_t                      array_bytes;
 
@@ -192,6 +193,7 @@ typedef struct {
     ngx_http_scale_shctx_t     *sh;
     ngx_slab_pool_t            *shpool;
     size_t                      size;
+    ngx_uint_t                  fresh;         /* made by this cycle */
 } ngx_http_scale_zone_ctx_t;
 
 

@@ -445,7 +445,8 @@ ngx_http_scale_redis_keys(ngx_http_scale_redis_t *rd, ngx_pool_t *pool,
     rd->instance.data = j->instance;
     rd->instance.len = ngx_strlen(j->instance);
 
-    len = 6 * prefix->len + sizeof("clientsseenepochinstancesinstance:"
+    /* seven keys start with the prefix */
+    len = 7 * prefix->len + sizeof("clientsseenepochinstancesinstance:"
                                    "instance:events:")
           + rd->instance.len + NGX_INT_T_LEN;
 
@@ -961,7 +962,7 @@ ngx_http_scale_redis_apply(ngx_http_scale_redis_t *rd, u_char *p,
             break;
 
         case 'R':
-            hash = ngx_http_scale_registry_hash(l->id.data, l->id.len);
+            hash = ngx_http_scale_registry_hash(rd->sh, l->id.data, l->id.len);
 
             if (ngx_http_scale_registry_find(rd->shpool, rd->sh, l->id.data,
                                              l->id.len, hash))

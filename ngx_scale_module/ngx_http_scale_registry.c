@@ -84,18 +84,29 @@ ngx_http_scale_registry_init(ngx_slab_pool_t *shpool,
 }
 
 
-/* FNV-1a: short keys, good spread, no table */
+/*
+ * FNV-1a from a per-zone random seed, then murmur3's finaliser: short
+ * keys, good low bits for the bucket mask, and chains an outsider cannot
+ * line up in advance without knowing the seed.
+ */
 uint32_t
-ngx_http_scale_registry_hash(u_char *key, size_t len)
+ngx_http_scale_registry_hash(ngx_http_scale_shctx_t *sh, u_char *key,
+    size_t len)
 {
     uint32_t  h;
 
-    h = 2166136261u;
+    h = 2166136261u ^ sh->hash_seed;
 
     while (len--) {
         h ^= *key++;
         h *= 16777619u;
     }
+
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
 
     return h;
 }

@@ -33,7 +33,8 @@ typedef struct {
 ngx_uint_t ngx_http_scale_registry_capacity(size_t zone_size);
 ngx_int_t ngx_http_scale_registry_init(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_uint_t capacity);
-uint32_t ngx_http_scale_registry_hash(u_char *key, size_t len);
+uint32_t ngx_http_scale_registry_hash(ngx_http_scale_shctx_t *sh, u_char *key,
+    size_t len);
 ngx_http_scale_entry_t *ngx_http_scale_registry_find(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, u_char *key, size_t len, uint32_t hash);
 ngx_http_scale_entry_t *ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,

@@ -175,6 +175,7 @@ ngx_http_scale_store_init_module(ngx_cycle_t *cycle,
     ngx_err_t                       err;
     ngx_str_t                      *zone;
     ngx_core_conf_t                *ccf;
+    ngx_http_scale_zone_ctx_t      *ctx;
     ngx_http_scale_persist_conf_t  *pcf;
 
     pcf = smcf->persist;
@@ -229,6 +230,9 @@ ngx_http_scale_store_init_module(ngx_cycle_t *cycle,
     }
 
     if (!fresh) {
+        /* a kept zone is the registry: nothing to load, saves may begin */
+        ctx = smcf->shm_zone->data;
+        ctx->sh->journal->loaded = 1;
         return NGX_OK;
     }
 
