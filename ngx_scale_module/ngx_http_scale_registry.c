@@ -20,6 +20,13 @@ static void ngx_http_scale_heap_down(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_uint_t i);
 static void ngx_http_scale_heap_fix(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_uint_t i);
+static ngx_http_scale_entry_t *ngx_http_scale_entry_alloc(
+    ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
+    ngx_http_scale_identity_t *ident, ngx_http_scale_entry_t *from);
+static void ngx_http_scale_entry_free(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e);
+static uint32_t *ngx_http_scale_bucket_link(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e);
 static size_t ngx_http_scale_slab_size(ngx_slab_pool_t *shpool,
     size_t size);
 static u_char ngx_http_scale_identity_flags(ngx_http_scale_identity_t *ident);
@@ -147,8 +154,6 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_identity_t *ident,
     uint32_t hash, ngx_msec_t now)
 {
-    size_t                   size, name_len;
-    u_char                  *p;
     uint32_t                 off, *bucket;
     ngx_http_scale_entry_t  *e;
 
@@ -156,37 +161,18 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
         return NULL;
     }
 
-    name_len = (ident->name.len == ident->id.len
-                && ngx_memcmp(ident->name.data, ident->id.data,
-                              ident->id.len) == 0)
-               ? 0 : ident->name.len;
-
-    size = offsetof(ngx_http_scale_entry_t, data)
-           + ident->id.len + name_len + ident->addr.len;
-
-    e = ngx_slab_alloc_locked(shpool, size);
+    e = ngx_http_scale_entry_alloc(shpool, sh, ident, NULL);
     if (e == NULL) {
         return NULL;
     }
 
     e->hash = hash;
-    e->id_len = (u_char) ident->id.len;
-    e->name_len = (u_char) name_len;
-    e->addr_len = (u_char) ident->addr.len;
     e->flags = ngx_http_scale_identity_flags(ident);
-    e->net = ident->net;
     e->fails = 0;
     e->passes = 0;
     e->last_seen = now;
     e->refreshed = (uint32_t) now;
     e->created = (uint32_t) ngx_time();
-
-    p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
-    p = ngx_cpymem(p, ident->name.data, name_len);
-
-    if (ident->addr.len) {
-        ngx_memcpy(p, ident->addr.data, ident->addr.len);
-    }
 
     off = ngx_http_scale_off(shpool, e);
 
@@ -202,7 +188,6 @@ ngx_http_scale_registry_add(ngx_slab_pool_t *shpool,
     sh->heap[sh->count] = off;
 
     sh->count++;
-    sh->entry_bytes += ngx_http_scale_slab_size(shpool, size);
 
     ngx_http_scale_heap_up(shpool, sh, e->heap);
 
@@ -318,60 +303,25 @@ ngx_http_scale_registry_replace(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *old,
     ngx_http_scale_identity_t *ident)
 {
-    size_t                   size, name_len, old_size;
-    u_char                  *p;
-    uint32_t                 off, old_off, *link;
-    ngx_http_scale_entry_t  *e, *prev;
+    uint32_t                 off, *link;
+    ngx_http_scale_entry_t  *e;
 
-    name_len = (ident->name.len == ident->id.len
-                && ngx_memcmp(ident->name.data, ident->id.data,
-                              ident->id.len) == 0)
-               ? 0 : ident->name.len;
-
-    size = offsetof(ngx_http_scale_entry_t, data)
-           + ident->id.len + name_len + ident->addr.len;
-
-    e = ngx_slab_alloc_locked(shpool, size);
+    e = ngx_http_scale_entry_alloc(shpool, sh, ident, old);
     if (e == NULL) {
         return NULL;
     }
 
-    ngx_memcpy(e, old, offsetof(ngx_http_scale_entry_t, data));
-
-    e->name_len = (u_char) name_len;
-    e->addr_len = (u_char) ident->addr.len;
-    e->net = ident->net;
-    e->flags = (e->flags & NGX_HTTP_SCALE_UNHEALTHY)
+    e->flags = (old->flags & NGX_HTTP_SCALE_UNHEALTHY)
                | ngx_http_scale_identity_flags(ident);
 
-    p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
-    p = ngx_cpymem(p, ident->name.data, name_len);
-
-    if (ident->addr.len) {
-        ngx_memcpy(p, ident->addr.data, ident->addr.len);
-    }
-
     off = ngx_http_scale_off(shpool, e);
-    old_off = ngx_http_scale_off(shpool, old);
 
-    link = &sh->buckets[old->hash & (sh->nbuckets - 1)];
-
-    while (*link != old_off) {
-        prev = ngx_http_scale_ptr(shpool, *link);
-        link = &prev->next;
-    }
-
+    link = ngx_http_scale_bucket_link(shpool, sh, old);
     *link = off;
     sh->dense[e->dense] = off;
     sh->heap[e->heap] = off;
 
-    old_size = offsetof(ngx_http_scale_entry_t, data)
-               + old->id_len + old->name_len + old->addr_len;
-
-    sh->entry_bytes += ngx_http_scale_slab_size(shpool, size);
-    sh->entry_bytes -= ngx_http_scale_slab_size(shpool, old_size);
-
-    ngx_slab_free_locked(shpool, old);
+    ngx_http_scale_entry_free(shpool, sh, old);
 
     return e;
 }
@@ -406,20 +356,11 @@ void
 ngx_http_scale_registry_remove(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e)
 {
-    size_t                   size;
-    uint32_t                 off, *link;
+    uint32_t                *link;
     ngx_uint_t               i, last;
-    ngx_http_scale_entry_t  *p, *moved;
+    ngx_http_scale_entry_t  *moved;
 
-    off = ngx_http_scale_off(shpool, e);
-
-    link = &sh->buckets[e->hash & (sh->nbuckets - 1)];
-
-    while (*link != off) {
-        p = ngx_http_scale_ptr(shpool, *link);
-        link = &p->next;
-    }
-
+    link = ngx_http_scale_bucket_link(shpool, sh, e);
     *link = e->next;
 
     if (!(e->flags & NGX_HTTP_SCALE_UNHEALTHY)) {
@@ -449,11 +390,7 @@ ngx_http_scale_registry_remove(ngx_slab_pool_t *shpool,
         ngx_http_scale_heap_fix(shpool, sh, i);
     }
 
-    size = offsetof(ngx_http_scale_entry_t, data)
-           + e->id_len + e->name_len + e->addr_len;
-    sh->entry_bytes -= ngx_http_scale_slab_size(shpool, size);
-
-    ngx_slab_free_locked(shpool, e);
+    ngx_http_scale_entry_free(shpool, sh, e);
 }
 
 
@@ -763,6 +700,91 @@ ngx_http_scale_heap_fix(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
     }
 
     ngx_http_scale_heap_down(shpool, sh, i);
+}
+
+
+/*
+ * A slab chunk sized for the identity, its strings copied in and counted
+ * in entry_bytes.  The links and times come from "from" when an entry is
+ * replaced, and are the caller's to set for a new one.
+ */
+static ngx_http_scale_entry_t *
+ngx_http_scale_entry_alloc(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_identity_t *ident,
+    ngx_http_scale_entry_t *from)
+{
+    size_t                   size, name_len;
+    u_char                  *p;
+    ngx_http_scale_entry_t  *e;
+
+    /* a name equal to the id is stored once */
+    name_len = (ident->name.len == ident->id.len
+                && ngx_memcmp(ident->name.data, ident->id.data,
+                              ident->id.len) == 0)
+               ? 0 : ident->name.len;
+
+    size = offsetof(ngx_http_scale_entry_t, data)
+           + ident->id.len + name_len + ident->addr.len;
+
+    e = ngx_slab_alloc_locked(shpool, size);
+    if (e == NULL) {
+        return NULL;
+    }
+
+    if (from) {
+        ngx_memcpy(e, from, offsetof(ngx_http_scale_entry_t, data));
+    }
+
+    e->id_len = (u_char) ident->id.len;
+    e->name_len = (u_char) name_len;
+    e->addr_len = (u_char) ident->addr.len;
+    e->net = ident->net;
+
+    p = ngx_cpymem(e->data, ident->id.data, ident->id.len);
+    p = ngx_cpymem(p, ident->name.data, name_len);
+
+    if (ident->addr.len) {
+        ngx_memcpy(p, ident->addr.data, ident->addr.len);
+    }
+
+    sh->entry_bytes += ngx_http_scale_slab_size(shpool, size);
+
+    return e;
+}
+
+
+static void
+ngx_http_scale_entry_free(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e)
+{
+    size_t  size;
+
+    size = offsetof(ngx_http_scale_entry_t, data)
+           + e->id_len + e->name_len + e->addr_len;
+
+    sh->entry_bytes -= ngx_http_scale_slab_size(shpool, size);
+
+    ngx_slab_free_locked(shpool, e);
+}
+
+
+/* the chain link that points at e: its bucket, or its predecessor */
+static uint32_t *
+ngx_http_scale_bucket_link(ngx_slab_pool_t *shpool,
+    ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e)
+{
+    uint32_t                 off, *link;
+    ngx_http_scale_entry_t  *prev;
+
+    off = ngx_http_scale_off(shpool, e);
+    link = &sh->buckets[e->hash & (sh->nbuckets - 1)];
+
+    while (*link != off) {
+        prev = ngx_http_scale_ptr(shpool, *link);
+        link = &prev->next;
+    }
+
+    return link;
 }
 
 

@@ -322,6 +322,7 @@ scale_zone name=reg size=1m;
 scale_refresh_min 0;
 --- config
 location = /connect { scale_connect; }
+location = /status/check { scale_check; }
 --- request eval
 ['POST /connect
 {"id":"a1","addr":"127.0.0.1:7000"}',
@@ -330,6 +331,8 @@ a1',
 'POST /connect
 {"id":"a1","name":"renamed"}',
 'POST /connect
-{"id":"b1"}']
+{"id":"b1"}',
+'GET /status/check']
 --- response_body_json eval
-["[]", "[]", "[]", '[{"id":"a1","name":"renamed","addr":"127.0.0.1:7000"}]']
+["[]", "[]", "[]", '[{"id":"a1","name":"renamed","addr":"127.0.0.1:7000"}]',
+ '{"entries":2,"healthy":2,"errors":0,"ok":true}']
