@@ -1,8 +1,9 @@
 
 /*
- * The request path: POST /connect, POST /delete, GET /status, GET /.
- * The zone lock is held only to look up, change and copy; answers are
- * encoded with jansson after it is released.
+ * The request path: POST /connect, /delete and /alive, GET /status,
+ * /status/check and / (health).  The zone lock is held only to look up,
+ * change and copy; answers are encoded with jansson after it is
+ * released (ngx_http_scale_response.c).
  */
 
 
@@ -58,6 +59,7 @@ static u_char  ngx_http_scale_scratch[NGX_HTTP_SCALE_SUBSET_MAX
                                       * 3 * NGX_HTTP_SCALE_NAME_MAX];
 
 
+/* the body handlers run once the body is in: see *_body() below */
 ngx_int_t
 ngx_http_scale_connect_handler(ngx_http_request_t *r)
 {
@@ -79,6 +81,7 @@ ngx_http_scale_alive_handler(ngx_http_request_t *r)
 }
 
 
+/* GET /status: the figures, built outside the lock (stats.c) */
 ngx_int_t
 ngx_http_scale_status_handler(ngx_http_request_t *r)
 {
@@ -155,6 +158,7 @@ ngx_http_scale_check_handler(ngx_http_request_t *r)
 }
 
 
+/* GET /: the load balancer's health check of this server, no zone */
 ngx_int_t
 ngx_http_scale_health_handler(ngx_http_request_t *r)
 {
@@ -178,6 +182,7 @@ ngx_http_scale_health_handler(ngx_http_request_t *r)
 
 
 
+/* read_client_request_body() callbacks: one per route */
 static void
 ngx_http_scale_connect_body(ngx_http_request_t *r)
 {
@@ -551,6 +556,7 @@ ngx_http_scale_connect_answer(ngx_http_request_t *r,
 }
 
 
+/* POST /delete: a client leaving on purpose; 404 when unknown */
 static ngx_int_t
 ngx_http_scale_delete(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
 {

@@ -135,6 +135,7 @@ ngx_http_scale_health_exit_process(ngx_cycle_t *cycle)
 }
 
 
+/* the scheduler tick: probe what is due, then come back an interval on */
 static void
 ngx_http_scale_health_tick(ngx_event_t *ev)
 {
@@ -189,6 +190,7 @@ ngx_http_scale_health_refill(ngx_event_t *ev)
 }
 
 
+/* the eviction pass: the brake's window first, then expired entries */
 static void
 ngx_http_scale_cleanup_tick(ngx_event_t *ev)
 {
@@ -383,6 +385,11 @@ ngx_http_scale_brake_update(ngx_http_scale_zone_ctx_t *ctx, ngx_msec_t now,
 }
 
 
+/*
+ * Connects to a claimed entry's address with NGINX's own peer connection
+ * and queues the request; a failure to even start counts as a failed
+ * probe, so the entry is not left claimed and unjudged.
+ */
 static void
 ngx_http_scale_probe_start(ngx_http_scale_claim_t *claim, ngx_log_t *log)
 {
@@ -483,6 +490,7 @@ ngx_http_scale_probe_start(ngx_http_scale_claim_t *claim, ngx_log_t *log)
 }
 
 
+/* sends the request once connected; an error here is a failed probe */
 static void
 ngx_http_scale_probe_write(ngx_event_t *wev)
 {
@@ -569,6 +577,8 @@ ngx_http_scale_probe_read(ngx_event_t *rev)
 }
 
 
+/* closes first (the probe's memory goes with it), then records, unless
+ * the worker is leaving: its claims simply lapse */
 static void
 ngx_http_scale_probe_finish(ngx_http_scale_probe_t *pr, ngx_int_t rc)
 {
@@ -665,6 +675,7 @@ ngx_http_scale_probe_record(ngx_http_scale_claim_t *claim, ngx_int_t rc)
 }
 
 
+/* frees a probe; refills when due entries wait for free slots */
 static void
 ngx_http_scale_probe_close(ngx_http_scale_probe_t *pr)
 {

@@ -235,6 +235,10 @@ ngx_http_scale_identity_valid_addr(u_char *p, size_t len)
 }
 
 
+/*
+ * The JSON form: every member type-checked, the aliases folded in, the
+ * id and name validated like plain names, the address as host:port.
+ */
 static ngx_int_t
 ngx_http_scale_identity_json(ngx_pool_t *pool, u_char *body, size_t len,
     ngx_http_scale_identity_t *ident, u_char *reason)

@@ -396,6 +396,7 @@ ngx_http_scale_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* every figure unset, so init_main_conf() knows what nginx.conf gave */
 static void *
 ngx_http_scale_create_main_conf(ngx_conf_t *cf)
 {
@@ -435,6 +436,7 @@ ngx_http_scale_create_main_conf(ngx_conf_t *cf)
 }
 
 
+/* defaults, and the checks that span directives, at the end of http{} */
 static char *
 ngx_http_scale_init_main_conf(ngx_conf_t *cf, void *conf)
 {
@@ -765,6 +767,7 @@ ngx_http_scale_init_module(ngx_cycle_t *cycle)
 }
 
 
+/* a worker (or the single process) starts: its slot, its timers */
 static ngx_int_t
 ngx_http_scale_init_process(ngx_cycle_t *cycle)
 {
@@ -795,6 +798,7 @@ ngx_http_scale_init_process(ngx_cycle_t *cycle)
 }
 
 
+/* a worker leaves: no probe connection may outlive it */
 static void
 ngx_http_scale_exit_process(ngx_cycle_t *cycle)
 {

@@ -101,7 +101,6 @@ typedef struct {
     ((int32_t) ((uint32_t) (a) - (uint32_t) (b)))
 
 
-#define ngx_http_scale_entry_id(e)    ((e)->data)
 #define ngx_http_scale_entry_name(e)                                          \
     ((e)->name_len ? (e)->data + (e)->id_len : (e)->data)
 #define ngx_http_scale_entry_name_len(e)                                      \

@@ -119,6 +119,7 @@ ngx_http_scale_registry_hash(ngx_http_scale_shctx_t *sh, u_char *key,
 }
 
 
+/* the entry of an id, or NULL: one bucket, a short chain */
 ngx_http_scale_entry_t *
 ngx_http_scale_registry_find(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, u_char *key, size_t len, uint32_t hash)
@@ -250,6 +251,7 @@ ngx_http_scale_registry_set_health(ngx_http_scale_shctx_t *sh,
 }
 
 
+/* the entry flags that follow from the identity's address */
 static u_char
 ngx_http_scale_identity_flags(ngx_http_scale_identity_t *ident)
 {
@@ -269,6 +271,7 @@ ngx_http_scale_identity_flags(ngx_http_scale_identity_t *ident)
 }
 
 
+/* swaps two dense slots, keeping each entry's back index right */
 static void
 ngx_http_scale_dense_swap(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
     ngx_uint_t i, ngx_uint_t j)
@@ -342,6 +345,7 @@ ngx_http_scale_registry_touch(ngx_slab_pool_t *shpool,
 }
 
 
+/* a new heap key for an entry, and the heap put right around it */
 void
 ngx_http_scale_registry_set_due(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e, ngx_msec_t due)
@@ -525,6 +529,7 @@ ngx_http_scale_registry_sample_diverse(ngx_slab_pool_t *shpool,
 }
 
 
+/* the entry that falls due first, for the health passes */
 ngx_http_scale_entry_t *
 ngx_http_scale_registry_heap_min(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh)
@@ -610,6 +615,7 @@ ngx_http_scale_registry_check(ngx_slab_pool_t *shpool,
 }
 
 
+/* sifts the entry at i towards the root while it falls due sooner */
 static void
 ngx_http_scale_heap_up(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
     ngx_uint_t i)
@@ -639,6 +645,7 @@ ngx_http_scale_heap_up(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
 }
 
 
+/* sifts the entry at i towards the leaves while a child is due sooner */
 static void
 ngx_http_scale_heap_down(ngx_slab_pool_t *shpool, ngx_http_scale_shctx_t *sh,
     ngx_uint_t i)
@@ -753,6 +760,7 @@ ngx_http_scale_entry_alloc(ngx_slab_pool_t *shpool,
 }
 
 
+/* the counterpart of entry_alloc(): entry_bytes stays exact */
 static void
 ngx_http_scale_entry_free(ngx_slab_pool_t *shpool,
     ngx_http_scale_shctx_t *sh, ngx_http_scale_entry_t *e)
