@@ -98,6 +98,8 @@ run: deps all
 	@echo "  POST http://127.0.0.1:8080/delete    unregister"
 	@echo "  GET  http://127.0.0.1:8080/status    JSON figures"
 	@echo "  GET  http://127.0.0.1:8080/          health"
+	@echo "  GET  http://127.0.0.1:8080/status-page  dashboard"
+	@echo "  GET  http://127.0.0.1:8080/metrics   Prometheus"
 	/usr/sbin/nginx -p $(CURDIR)/ -c conf/nginx.conf -g 'daemon off;'
 
 stop:
