@@ -24,7 +24,17 @@
     }
 
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+/* before the first input: what stays allocated is not a leak of one */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    ngx_stubs_init();
+    return 0;
+}
 
 
 int
@@ -35,12 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_int_t                   rc;
     ngx_pool_t                 *pool;
     ngx_http_scale_identity_t   ident;
-    static ngx_uint_t           init;
 
-    if (!init) {
-        ngx_stubs_init();
-        init = 1;
-    }
 
     /* bodies over scale_body_max never get here; keep runs fast */
     if (size > 65536) {

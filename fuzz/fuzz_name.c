@@ -23,6 +23,7 @@
     }
 
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
@@ -155,6 +156,15 @@ fuzz_space(u_char c)
 }
 
 
+/* before the first input: what stays allocated is not a leak of one */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    ngx_stubs_init();
+    return 0;
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -163,12 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_int_t                   rc;
     ngx_pool_t                 *pool;
     ngx_http_scale_identity_t   ident;
-    static ngx_uint_t           init;
 
-    if (!init) {
-        ngx_stubs_init();
-        init = 1;
-    }
 
     if (size > 1024) {
         return 0;

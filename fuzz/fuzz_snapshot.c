@@ -20,7 +20,17 @@
     }
 
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+/* before the first input: what stays allocated is not a leak of one */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    ngx_stubs_init();
+    return 0;
+}
 
 
 int
@@ -32,12 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_uint_t                  loaded;
     ngx_http_scale_load_t       ld;
     ngx_http_scale_zone_ctx_t  *ctx;
-    static ngx_uint_t           init;
 
-    if (!init) {
-        ngx_stubs_init();
-        init = 1;
-    }
 
     if (size > 256 * 1024) {
         return 0;

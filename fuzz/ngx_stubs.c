@@ -67,6 +67,14 @@ ngx_stubs_init(void)
     ngx_stubs_log.log_level = NGX_LOG_DEBUG | NGX_LOG_DEBUG_ALL;
     ngx_stubs_print = (getenv("FUZZ_LOG") != NULL);
     srandom(1);
+
+    ngx_stubs_zone_mem = malloc(NGX_STUBS_ZONE_MAX);
+    if (ngx_stubs_zone_mem == NULL) {
+        fprintf(stderr, "ngx_stubs_init: out of memory\n");
+        abort();
+    }
+
+    ASAN_POISON_MEMORY_REGION(ngx_stubs_zone_mem, NGX_STUBS_ZONE_MAX);
 }
 
 
@@ -292,13 +300,6 @@ ngx_stubs_zone(size_t size)
 
     if (size > NGX_STUBS_ZONE_MAX || size < 64 * 1024) {
         return NULL;
-    }
-
-    if (ngx_stubs_zone_mem == NULL) {
-        ngx_stubs_zone_mem = malloc(NGX_STUBS_ZONE_MAX);
-        if (ngx_stubs_zone_mem == NULL) {
-            return NULL;
-        }
     }
 
     p = ngx_stubs_zone_mem;

@@ -10,6 +10,7 @@ use lib 't/lib';
 use ScaleTest;
 use Test::More;
 use File::Basename qw(basename);
+use File::Path ();
 
 my $seconds = $ENV{SCALE_FUZZ_SECONDS} // 20;
 
@@ -17,6 +18,13 @@ plan skip_all => 'SCALE_FUZZ_SECONDS=0' unless $seconds;
 plan skip_all => 'fuzzing is not run under valgrind' if valgrind();
 
 my $root = repo_root();
+
+# corpus and crash inputs of this run, kept for reading like a server's
+# prefix; never shared with another run (make fuzz uses build/fuzz/)
+my $work = ($ENV{SCALE_SERVROOT} || "$root/t/servroot") . '/095-fuzz-smoke';
+File::Path::remove_tree($work);
+File::Path::make_path($work);
+
 my @targets = map { basename($_, '.c') =~ s/^fuzz_//r }
               sort glob "$root/fuzz/fuzz_*.c";
 
@@ -26,7 +34,7 @@ my $out = `make -s -C $root fuzz-build 2>&1`;
 is($?, 0, 'the fuzz targets build') or diag($out);
 
 for my $t (@targets) {
-    my $log = `nice -n 10 $root/fuzz/run.sh $seconds $t 2>&1`;
+    my $log = `FUZZ_WORK=$work nice -n 10 $root/fuzz/run.sh $seconds $t 2>&1`;
     my $rc = $? >> 8;
     my ($runs) = $log =~ /: (\d+) executions/;
     is($rc, 0, "$t: no crash in ${seconds}s") or diag($log);
