@@ -83,12 +83,7 @@ ngx_http_scale_clients_handler(ngx_http_request_t *r)
     ngx_http_scale_main_conf_t     *smcf;
     ngx_http_scale_clients_page_t   pg;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_scale_not_allowed(r, "GET, HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
+    if (ngx_http_scale_read_only(r, &rc) != NGX_OK) {
         return rc;
     }
 

@@ -90,12 +90,7 @@ ngx_http_scale_status_handler(ngx_http_request_t *r)
     ngx_shm_zone_t              *shm_zone;
     ngx_http_scale_main_conf_t  *smcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_scale_not_allowed(r, "GET, HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
+    if (ngx_http_scale_read_only(r, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -125,12 +120,7 @@ ngx_http_scale_check_handler(ngx_http_request_t *r)
     ngx_http_scale_zone_ctx_t   *ctx;
     ngx_http_scale_main_conf_t  *smcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_scale_not_allowed(r, "GET, HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
+    if (ngx_http_scale_read_only(r, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -166,12 +156,7 @@ ngx_http_scale_health_handler(ngx_http_request_t *r)
 
     static u_char  ok[] = "{\"status\":\"ok\"}\n";
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_scale_not_allowed(r, "GET, HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
+    if (ngx_http_scale_read_only(r, &rc) != NGX_OK) {
         return rc;
     }
 

@@ -222,6 +222,8 @@ ngx_int_t ngx_http_scale_health_init_process(ngx_cycle_t *cycle,
 void ngx_http_scale_health_exit_process(ngx_cycle_t *cycle);
 
 /* ngx_http_scale_response.c */
+ngx_int_t ngx_http_scale_read_only(ngx_http_request_t *r,
+    ngx_int_t *answered);
 ngx_int_t ngx_http_scale_read_body(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt post);
 ngx_int_t ngx_http_scale_body(ngx_http_request_t *r, ngx_str_t *body,

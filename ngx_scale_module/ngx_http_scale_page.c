@@ -23,12 +23,7 @@ ngx_http_scale_page_handler(ngx_http_request_t *r)
     ngx_int_t         rc;
     ngx_table_elt_t  *h;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_scale_not_allowed(r, "GET, HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
+    if (ngx_http_scale_read_only(r, &rc) != NGX_OK) {
         return rc;
     }
 

@@ -11,6 +11,25 @@
 #include "ngx_http_scale_module.h"
 
 
+/*
+ * GET and HEAD only, any body dropped: what every read-only route checks
+ * first.  NGX_OK: go on.  NGX_DECLINED: the request was answered (405)
+ * or failed, and *answered is the code the handler returns.
+ */
+ngx_int_t
+ngx_http_scale_read_only(ngx_http_request_t *r, ngx_int_t *answered)
+{
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        *answered = ngx_http_scale_not_allowed(r, "GET, HEAD");
+        return NGX_DECLINED;
+    }
+
+    *answered = ngx_http_discard_request_body(r);
+
+    return *answered == NGX_OK ? NGX_OK : NGX_DECLINED;
+}
+
+
 /* POST only, and a body no larger than scale_body_max */
 ngx_int_t
 ngx_http_scale_read_body(ngx_http_request_t *r,
