@@ -194,26 +194,25 @@ static void
 ngx_http_scale_body_done(ngx_http_request_t *r,
     ngx_http_scale_body_pt handler, ngx_uint_t is_connect)
 {
-    uint64_t                      start;
     ngx_int_t                     rc;
     ngx_http_scale_zone_ctx_t    *ctx;
     ngx_http_scale_identity_t     ident;
     ngx_http_scale_main_conf_t   *smcf;
 
-    start = ngx_http_scale_stats_usec();
-
     smcf = ngx_http_get_module_main_conf(r, ngx_http_scale_module);
     ctx = smcf->shm_zone->data;
+
+    ngx_http_scale_stats_begin(ctx->sh, is_connect);
 
     if (ngx_http_scale_identity(r, &ident, &rc) == NGX_OK) {
         rc = handler(r, &ident);
     }
 
-    if (r->headers_out.status) {
-        ngx_http_scale_stats_request(ctx->sh, r->headers_out.status,
-                                     ngx_http_scale_stats_usec() - start,
-                                     is_connect);
-    }
+    /* not answered by us (an error left to NGINX): counted as such */
+    ngx_http_scale_stats_end(rc >= NGX_HTTP_SPECIAL_RESPONSE ? (ngx_uint_t) rc
+                             : r->headers_out.status
+                             ? r->headers_out.status
+                             : NGX_HTTP_INTERNAL_SERVER_ERROR);
 
     ngx_http_finalize_request(r, rc);
 }
@@ -655,6 +654,8 @@ ngx_http_scale_alive(ngx_http_request_t *r, ngx_http_scale_identity_t *ident)
     r->headers_out.status = NGX_HTTP_NO_CONTENT;
     r->headers_out.content_length_n = 0;
     r->header_only = 1;
+
+    ngx_http_scale_stats_end(NGX_HTTP_NO_CONTENT);
 
     return ngx_http_send_header(r);
 }

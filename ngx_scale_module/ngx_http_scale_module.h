@@ -251,6 +251,9 @@ ngx_int_t ngx_http_scale_limit_headers(ngx_http_request_t *r,
 void ngx_http_scale_stats_request(ngx_http_scale_shctx_t *sh,
     ngx_uint_t status, uint64_t usec, ngx_uint_t is_connect);
 uint64_t ngx_http_scale_stats_usec(void);
+void ngx_http_scale_stats_begin(ngx_http_scale_shctx_t *sh,
+    ngx_uint_t is_connect);
+void ngx_http_scale_stats_end(ngx_uint_t status);
 void *ngx_http_scale_stats_json(ngx_http_scale_zone_ctx_t *ctx,
     ngx_str_t *zone_name);
 

@@ -249,6 +249,8 @@ ngx_http_scale_send_text(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
+    ngx_http_scale_stats_end(status);
+
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
     r->headers_out.content_type.data = (u_char *) type;

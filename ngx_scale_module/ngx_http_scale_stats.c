@@ -35,6 +35,49 @@ ngx_http_scale_stats_usec(void)
 }
 
 
+/*
+ * The request this worker is answering.  It is counted just before its
+ * answer leaves (ngx_http_scale_send_text() calls stats_end()), so that
+ * a client reading /status right after an answer always finds it
+ * counted.  A worker runs one handler at a time, so one slot is enough.
+ */
+static struct {
+    ngx_http_scale_shctx_t         *sh;
+    uint64_t                        start;
+    ngx_uint_t                      is_connect;
+} ngx_http_scale_pending;
+
+
+void
+ngx_http_scale_stats_begin(ngx_http_scale_shctx_t *sh, ngx_uint_t is_connect)
+{
+    ngx_http_scale_pending.sh = sh;
+    ngx_http_scale_pending.start = ngx_http_scale_stats_usec();
+    ngx_http_scale_pending.is_connect = is_connect;
+}
+
+
+/* counts the pending request, once; a no-op for routes not counted */
+void
+ngx_http_scale_stats_end(ngx_uint_t status)
+{
+    ngx_http_scale_shctx_t  *sh;
+
+    sh = ngx_http_scale_pending.sh;
+
+    if (sh == NULL) {
+        return;
+    }
+
+    ngx_http_scale_pending.sh = NULL;
+
+    ngx_http_scale_stats_request(sh, status,
+                                 ngx_http_scale_stats_usec()
+                                 - ngx_http_scale_pending.start,
+                                 ngx_http_scale_pending.is_connect);
+}
+
+
 /* records one answered request for this worker (and /connect latency) */
 void
 ngx_http_scale_stats_request(ngx_http_scale_shctx_t *sh, ngx_uint_t status,
