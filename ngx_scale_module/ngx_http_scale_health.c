@@ -287,7 +287,23 @@ ngx_http_scale_health_take(ngx_http_scale_zone_ctx_t *ctx, ngx_msec_t now,
         }
 
         if (n >= budget) {
-            break;
+            if (claims) {
+                break;
+            }
+
+            /*
+             * the cleanup pass claims nothing: it steps over a probe that
+             * waits for a free slot, so evictions behind it go on
+             */
+
+            if (++refiled > NGX_HTTP_SCALE_REFILE_MAX) {
+                break;
+            }
+
+            due = ngx_min(now + sh->params.health_interval,
+                          e->last_seen + sh->params.max_age);
+            ngx_http_scale_registry_set_due(shpool, sh, e, due);
+            continue;
         }
 
         cl = &claims[n++];
