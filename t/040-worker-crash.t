@@ -98,7 +98,13 @@ my $wrk_out = do { local $/; open my $fh, '<', "$dir/wrk.out"; <$fh> };
 like($wrk_out, qr/requests in/, 'wrk ran during the kills')
     or diag($wrk_out);
 
-# the kills are expected to show as "exited on signal 9" alerts
+# the kills show as "exited on signal 9" alerts, one per kill; any other
+# alert is a problem
+$srv->stop;
+my @alerts = grep { /\[alert\]/ } split /\n/, $srv->error_log;
+my @other = grep { !/exited on signal 9/ } @alerts;
+is(scalar @alerts - scalar @other, $KILLS, 'one "exited on signal 9" per kill');
+is(scalar @other, 0, 'no other alert') or diag(join "\n", @other);
 $srv->finish(alert => 1);
 
 done_testing();
